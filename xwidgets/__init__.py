@@ -1,0 +1,30 @@
+"""xwidgets: explain image classifiers inside Jupyter.
+
+    import xwidgets as xw
+    model = xw.models.efficientnet_lite0()
+    sal = xw.explain(model, xw.data.sample_image("coffee"), method="gradcam", target=xw.TopK(5))
+    sal.show()          # interactive viewer
+    sal.plot()          # matplotlib figure
+    sal.save_html("report.html")
+"""
+
+from . import data, models, saliency
+from .models import ModelAdapter, Preprocess, wrap
+from .saliency import Saliency, TopK, explain, list_methods
+
+__version__ = "0.1.0"
+
+__all__ = ["explain", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "list_methods", "models", "data", "saliency", "SaliencyViewer"]
+
+
+def __getattr__(name: str):
+    # widgets import anywidget and the built bundle: load them only when asked for
+    if name == "SaliencyViewer":
+        from .widgets.saliency_viewer import SaliencyViewer
+
+        return SaliencyViewer
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module 'xwidgets' has no attribute {name!r}")

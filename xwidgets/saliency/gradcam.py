@@ -1,0 +1,55 @@
+"""Grad-CAM (Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks
+via Gradient-based Localization", ICCV 2017).
+
+alpha_k = mean_ij d y_c / d A^k_ij;  map = ReLU(sum_k alpha_k A^k), upsampled
+bilinearly. Cost: one forward plus one backward that stops at the layer. ViT tokens
+are mapped back to their patch grid automatically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ..models.adapter import ModelAdapter
+from ..models.hooks import capture
+from ..models.layers import tokens_to_grid
+from .registry import MethodOutput, register
+from .targets import TargetPlan
+
+
+@dataclasses.dataclass
+class GradCAMParams:
+    """Grad-CAM has no free parameters besides the layer (``layer=`` of ``explain``).
+
+    relu: apply the final ReLU (the paper's choice; turn off to see negative evidence).
+    """
+
+    relu: bool = True
+
+
+@register(
+    "gradcam",
+    params=GradCAMParams,
+    summary="Feature maps weighted by their spatially averaged gradients",
+    paper="Selvaraju et al., Grad-CAM, ICCV 2017",
+    family="cam",
+    uses_layer=True,
+)
+def gradcam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMParams, layer: str) -> MethodOutput:
+    with capture(model.model, [layer], gradients=True) as records:
+        logits = model.logits(inputs)
+    record = records[layer]
+    if record.leaf is None:
+        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
+    activation = tokens_to_grid(record.activation)
+    passes = plan.passes(logits)
+    maps = []
+    for i, classes in enumerate(passes):
+        score = plan.scores(logits, classes).sum()
+        (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
+        weights = tokens_to_grid(gradient).mean(dim=(2, 3), keepdim=True)
+        cam = (weights * activation).sum(dim=1)
+        maps.append(cam.clamp_min(0) if params.relu else cam)
+    return MethodOutput(maps=torch.stack(maps), logits=logits.detach(), targets=torch.stack(passes))

@@ -1,0 +1,76 @@
+"""The method registry: name -> how to compute, published defaults, summary, paper.
+
+A new method is one new file that calls :func:`register`, plus one import line in
+``xwidgets/saliency/__init__.py``. Widgets and the benchmark list methods from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["MethodSpec", "MethodOutput", "register", "get_method", "list_methods"]
+
+
+@dataclasses.dataclass
+class MethodOutput:
+    """What a method computes for one batch of B images and K target passes."""
+
+    maps: torch.Tensor  # (K, B, h, w), any resolution; the engine upsamples
+    logits: torch.Tensor  # (B, C) of the clean forward pass
+    targets: torch.Tensor  # (K, B) class per pass and image (-1 for a callable target)
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    compute: Callable[..., MethodOutput]
+    params: type
+    summary: str
+    paper: str
+    family: str
+    uses_layer: bool
+
+    def make_params(self, **overrides: Any) -> Any:
+        """The parameter dataclass with the published defaults, updated by ``overrides``."""
+        fields = {f.name for f in dataclasses.fields(self.params)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise TypeError(
+                f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"expected some of: {', '.join(sorted(fields)) or '(none)'}"
+            )
+        return self.params(**overrides)
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(name: str, *, params: type, summary: str, paper: str, family: str, uses_layer: bool = False):
+    """Decorator registering ``compute(model, inputs, plan, params, layer) -> MethodOutput``."""
+    if not dataclasses.is_dataclass(params):
+        raise TypeError(f"register({name!r}): params must be a dataclass holding the published defaults")
+
+    def decorate(compute: Callable[..., MethodOutput]) -> Callable[..., MethodOutput]:
+        if name in _REGISTRY:
+            raise ValueError(f"register: a method called {name!r} is already registered")
+        _REGISTRY[name] = MethodSpec(name, compute, params, summary, paper, family, uses_layer)
+        return compute
+
+    return decorate
+
+
+def get_method(name: str) -> MethodSpec:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"method: expected one of {', '.join(sorted(_REGISTRY))}; got {name!r}.{hint}")
+
+
+def list_methods() -> list[MethodSpec]:
+    """Every registered method, by name."""
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
