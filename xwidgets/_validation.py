@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 
+class Described(str):
+    """Text that already describes a value: shown as is in error messages."""
+
+
 def describe(value: Any) -> str:
     """A short description of a value for error messages (type, shape, dtype)."""
+    if isinstance(value, Described):
+        return str(value)
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is not None:

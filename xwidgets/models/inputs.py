@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .._validation import bad_argument, describe
+from .._validation import Described, bad_argument, describe
 from .preprocess import Preprocess
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, os.PathLike]
@@ -67,7 +67,7 @@ def _to_pil(item: Any, position: int) -> Image.Image:
             item = opened.copy()
     if isinstance(item, Image.Image):
         if item.mode != "RGB":
-            raise bad_argument(where, "an RGB image", f"a PIL image in mode {item.mode!r}", _RGB_HINT)
+            raise bad_argument(where, "an RGB image", Described(f"a PIL image in mode {item.mode!r}"), _RGB_HINT)
         return item
     if isinstance(item, torch.Tensor):
         item = item.detach().cpu().numpy()

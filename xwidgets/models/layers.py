@@ -34,7 +34,7 @@ def vit_blocks(model: nn.Module) -> list[tuple[str, str, str]] | None:
     names = dict(model.named_modules())
     found: list[tuple[str, str, str]] = []
     for name, module in names.items():
-        if not isinstance(module, nn.ModuleList) and not _is_torchvision_encoder_layers(name, module):
+        if not isinstance(module, (nn.ModuleList, nn.Sequential)):
             continue
         blocks = []
         for child_name, child in module.named_children():
@@ -46,10 +46,6 @@ def vit_blocks(model: nn.Module) -> list[tuple[str, str, str]] | None:
         if blocks and len(blocks) == len(list(module.children())):
             found = blocks
     return found or None
-
-
-def _is_torchvision_encoder_layers(name: str, module: nn.Module) -> bool:
-    return name.endswith("encoder.layers") and isinstance(module, nn.Sequential)
 
 
 def detect_cam_layer(model: nn.Module, example: torch.Tensor) -> str:
@@ -92,15 +88,15 @@ def tokens_to_grid(tokens: torch.Tensor, prefix_tokens: int | None = None) -> to
     """(B, N, C) transformer tokens -> (B, C, h, w) on the patch grid.
 
     Leading class/register tokens are dropped: ``prefix_tokens`` of them, or, when
-    None, the smallest number (0 to 8) that leaves a square grid, preferring one
-    class token.
+    None, the first of 1 (class token), 0, 5 and 9 (class token plus 4 or 8
+    registers) that leaves a square grid.
     """
     if tokens.ndim == 4:
         return tokens
     if tokens.ndim != 3:
         raise ValueError(f"layer output: expected (B,C,h,w) feature maps or (B,N,C) tokens; got shape {tuple(tokens.shape)}")
     n = tokens.shape[1]
-    candidates = [prefix_tokens] if prefix_tokens is not None else [1, 0, 2, 3, 4, 5, 6, 7, 8]
+    candidates = [prefix_tokens] if prefix_tokens is not None else [1, 0, 5, 9]
     for prefix in candidates:
         side = math.isqrt(max(n - prefix, 0))
         if side > 0 and side * side == n - prefix:

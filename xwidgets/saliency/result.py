@@ -92,6 +92,10 @@ class Saliency:
             raise IndexError(f"image must be in [0, {self.num_images}); got {image}")
         return np.flatnonzero(self.image_index == image)
 
+    def rows_groups(self) -> list[np.ndarray]:
+        """The rows of each image, in image order."""
+        return [self.rows_for_image(i) for i in range(self.num_images)]
+
     def predictions(self) -> np.ndarray:
         """The model's top-1 class per image, shape ``(N,)``."""
         return self.probabilities.argmax(axis=1)
