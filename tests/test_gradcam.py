@@ -111,6 +111,11 @@ def test_contrast_through_a_callable_differs_from_the_class_alone(effnet, photos
     cat = xw.explain(effnet, photos["chelsea"], target=281)
     contrast = xw.explain(effnet, photos["chelsea"], target=lambda z: z[:, 281] - z[:, 282])
     assert not np.allclose(normalise_map(cat.maps[0]), normalise_map(contrast.maps[0]), atol=1e-2)
+    named = xw.explain(effnet, photos["chelsea"], target=xw.Contrast(281, 282))
+    np.testing.assert_allclose(named.maps, contrast.maps, rtol=1e-4, atol=1e-6)
+    assert named.targets.tolist() == [281]
+    with pytest.raises(ValueError, match="Contrast.other"):
+        xw.Contrast(1, 2.5)
 
 
 def test_maps_localise_a_bright_object_for_a_linear_readout():

@@ -10,11 +10,11 @@
 
 from . import data, models, saliency
 from .models import ModelAdapter, Preprocess, wrap
-from .saliency import Saliency, TopK, explain, list_methods
+from .saliency import Contrast, Saliency, TopK, explain, list_methods
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "list_methods", "models", "data", "saliency", "SaliencyViewer"]
+__all__ = ["explain", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer"]
 
 
 def __getattr__(name: str):

@@ -4,6 +4,6 @@ from . import gradcam  # noqa: F401  (registers "gradcam")
 from .explain import explain
 from .registry import MethodOutput, MethodSpec, get_method, list_methods, register
 from .result import Saliency
-from .targets import TargetPlan, TopK
+from .targets import Contrast, TargetPlan, TopK
 
-__all__ = ["explain", "Saliency", "TopK", "TargetPlan", "register", "get_method", "list_methods", "MethodSpec", "MethodOutput"]
+__all__ = ["explain", "Saliency", "TopK", "Contrast", "TargetPlan", "register", "get_method", "list_methods", "MethodSpec", "MethodOutput"]

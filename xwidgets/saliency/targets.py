@@ -23,20 +23,36 @@ class TopK:
             raise bad_argument("TopK.k", "a positive int", self.k)
 
 
-Target = Union[str, int, Sequence[int], np.ndarray, torch.Tensor, TopK, Callable[[torch.Tensor], torch.Tensor]]
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """Explain class ``target`` against class ``other``: the score is
+    ``logit[target] - logit[other]`` ("why c rather than c'"). Either may be "pred"
+    (the top-1 class) or a class index."""
+
+    target: int | str = "pred"
+    other: int | str = 0
+
+    def __post_init__(self) -> None:
+        for name in ("target", "other"):
+            value = getattr(self, name)
+            if value != "pred" and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
+                raise bad_argument(f"Contrast.{name}", '"pred" or a class index', value)
+
+
+Target = Union[Contrast, str, int, Sequence[int], np.ndarray, torch.Tensor, TopK, Callable[[torch.Tensor], torch.Tensor]]
 
 
 class TargetPlan:
     """A parsed target for N images: the passes to run and the score of each."""
 
-    def __init__(self, target: Target, num_images: int) -> None:
+    def __init__(self, target: Target, num_images: int) -> None:  # noqa: C901
         self.target = target
         self.num_images = num_images
         self.classes: torch.Tensor | None = None
         if isinstance(target, str):
             if target != "pred":
                 raise bad_argument("target", '"pred", a class index, a list of them, TopK(k) or a callable', target)
-        elif isinstance(target, (TopK,)) or callable(target):
+        elif isinstance(target, (TopK, Contrast)) or callable(target):
             pass
         elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
             self.classes = torch.full((num_images,), int(target), dtype=torch.long)
@@ -71,6 +87,8 @@ class TargetPlan:
             return [top[:, j] for j in range(self.target.k)]
         if self.is_callable:
             return [torch.full((logits.shape[0],), -1, dtype=torch.long, device=logits.device)]
+        if isinstance(self.target, Contrast):
+            return [self._contrast_class(logits, self.target.target)]
         if self.classes is None:  # "pred"
             return [logits.detach().argmax(dim=1)]
         if int(self.classes.min()) < 0 or int(self.classes.max()) >= num_classes:
@@ -90,4 +108,16 @@ class TargetPlan:
                     f"got {type(scores).__name__} {tuple(getattr(scores, 'shape', ()))}"
                 )
             return scores
-        return logits.gather(1, classes[:, None])[:, 0]
+        score = logits.gather(1, classes[:, None])[:, 0]
+        if isinstance(self.target, Contrast):
+            other = self._contrast_class(logits, self.target.other)
+            score = score - logits.gather(1, other[:, None])[:, 0]
+        return score
+
+    @staticmethod
+    def _contrast_class(logits: torch.Tensor, which: int | str) -> torch.Tensor:
+        if which == "pred":
+            return logits.detach().argmax(dim=1)
+        if not 0 <= int(which) < logits.shape[-1]:
+            raise ValueError(f"target: expected Contrast class indices in [0, {logits.shape[-1]}); got {which}")
+        return torch.full((logits.shape[0],), int(which), dtype=torch.long, device=logits.device)
