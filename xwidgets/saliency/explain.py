@@ -105,6 +105,8 @@ def _to_input_size(maps: torch.Tensor, size: torch.Size) -> torch.Tensor:
 def _describe_target(target: Target) -> Any:
     if isinstance(target, (str, int)):
         return target
-    if callable(target) and not hasattr(target, "k"):
+    if dataclasses.is_dataclass(target):  # TopK, Contrast
+        return repr(target)
+    if callable(target):
         return getattr(target, "__name__", "callable")
-    return repr(target) if hasattr(target, "k") else [int(t) for t in target]
+    return [int(t) for t in target]
