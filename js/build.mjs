@@ -1,0 +1,42 @@
+// Build the front end with esbuild's JS API:
+//   js/saliency_viewer.ts -> xwidgets/static/saliency_viewer.js  (ESM, the anywidget module)
+//   js/report_runtime.ts  -> xwidgets/static/report_runtime.js   (IIFE, inlined in reports)
+// Usage: node js/build.mjs [--dev]   (--dev: no minification, inline source maps)
+
+import { build } from "esbuild";
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = join(root, "xwidgets", "static");
+const dev = process.argv.includes("--dev");
+
+const common = {
+  bundle: true,
+  target: "es2022",
+  minify: !dev,
+  sourcemap: dev ? "inline" : false,
+  legalComments: "none",
+  logLevel: "warning",
+  // Pages that load require.js would otherwise capture UMD dependencies.
+  define: { "define.amd": "false" },
+  // Everything is bundled: no CDN imports, no runtime fetches.
+  platform: "browser",
+};
+
+const targets = [
+  { entryPoints: [join(root, "js", "saliency_viewer.ts")], outfile: join(outdir, "saliency_viewer.js"), format: "esm" },
+  {
+    entryPoints: [join(root, "js", "report_runtime.ts")],
+    outfile: join(outdir, "report_runtime.js"),
+    format: "iife",
+  },
+];
+
+await mkdir(outdir, { recursive: true });
+for (const target of targets) {
+  await build({ ...common, ...target });
+  const { size } = await stat(target.outfile);
+  console.log(`${relative(root, target.outfile)}  ${(size / 1024).toFixed(1)} KiB`);
+}
