@@ -14,7 +14,7 @@ def test_demo_writes_a_report_and_prints_its_path(tmp_path, capsys):
     assert "coffee: espresso" in printed
     assert str(out.resolve()) in printed
     html = out.read_text()
-    assert html.count('type="application/json"') >= 2  # one viewer per photo
+    assert html.count('"module": "saliency_viewer"') + html.count('"module":"saliency_viewer"') == 2  # one viewer per photo
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
 
 

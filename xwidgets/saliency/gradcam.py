@@ -49,7 +49,15 @@ def gradcam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params:
     for i, classes in enumerate(passes):
         score = plan.scores(logits, classes).sum()
         (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
-        weights = tokens_to_grid(gradient).mean(dim=(2, 3), keepdim=True)
-        cam = (weights * activation).sum(dim=1)
-        maps.append(cam.clamp_min(0) if params.relu else cam)
+        maps.append(cam_from_gradients(activation, gradient, relu=params.relu))
     return MethodOutput(maps=torch.stack(maps), logits=logits.detach(), targets=torch.stack(passes))
+
+
+def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, relu: bool = True) -> torch.Tensor:
+    """Grad-CAM's combination of a layer's activation A and the gradient dy_c/dA, both
+    (B, C, h, w) feature maps or (B, N, C) ViT tokens: alpha_k = mean_ij dy_c/dA^k_ij,
+    map = ReLU(sum_k alpha_k A^k), shape (B, h, w) at the layer's resolution.
+    Shared with Guided Grad-CAM (guided.py)."""
+    weights = tokens_to_grid(gradient).mean(dim=(2, 3), keepdim=True)
+    cam = (weights * tokens_to_grid(activation)).sum(dim=1)
+    return cam.clamp_min(0) if relu else cam
