@@ -1,6 +1,9 @@
 """Saliency methods, one file per method or family, and their registry."""
 
 from . import gradcam  # noqa: F401  (registers "gradcam")
+from . import gradient, guided, integrated_gradients, smoothgrad  # noqa: F401  (gradient family)
+from . import cam, gradcampp, hirescam, layercam, scorecam  # noqa: F401  (CAM family)
+from . import occlusion, rise  # noqa: F401  (perturbation baselines)
 from .explain import explain
 from .registry import MethodOutput, MethodSpec, get_method, list_methods, register
 from .result import Saliency

@@ -1,0 +1,99 @@
+"""Grad-CAM++ (Chattopadhay, Sarkar, Howlader and Balasubramanian, "Grad-CAM++:
+Generalized Gradient-based Visual Explanations for Deep Convolutional Networks",
+WACV 2018).
+
+With the class score written as Y^c = exp(S^c) (S^c the logit), the second and third
+derivatives of Y^c are powers of the first derivative g = dS^c/dA, and the pixel
+weights of the paper's Eq. 19 become
+
+    alpha^kc_ij = g_ij^2 / (2 g_ij^2 + sum_ab A^k_ab g_ij^3)
+
+    w^c_k = sum_ij alpha^kc_ij ReLU(g_ij)        map = ReLU(sum_k w^c_k A^k)
+
+(the positive factor exp(S^c) of dY^c/dA only scales the map, so it is dropped).
+Where the denominator is zero (g = 0) alpha is zero. Cost: one forward plus one
+backward that stops at the layer, like Grad-CAM.
+
+Also home of :func:`layer_gradients`, the forward/backward shared by the CAM methods
+that read a layer's gradient (Grad-CAM++, HiResCAM, LayerCAM).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .._validation import bad_argument
+from ..models.adapter import ModelAdapter
+from ..models.hooks import capture
+from ..models.layers import tokens_to_grid
+from .registry import MethodOutput, register
+from .targets import TargetPlan
+
+
+@dataclasses.dataclass
+class GradCAMPlusPlusParams:
+    """relu: apply the final ReLU (the paper's choice).
+
+    eps: added to alpha's denominator. The paper has none (0.0, with alpha set to
+    zero where the denominator vanishes); pytorch-grad-cam adds 1e-6, which matters
+    when gradients are small (g^2 near 1e-6, as on ImageNet models' last layer).
+    """
+
+    relu: bool = True
+    eps: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not self.eps >= 0:
+            raise bad_argument("eps", "a float >= 0", self.eps)
+
+
+def layer_gradients(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """One forward pass, then one backward per target pass, each stopping at ``layer``.
+
+    Returns (clean logits (B, C) detached, activation (B, C', h, w), the K class
+    tensors (B,), the K gradients d score / d activation (B, C', h, w)). ViT tokens
+    are mapped to their patch grid.
+    """
+    with capture(model.model, [layer], gradients=True) as records:
+        logits = model.logits(inputs)
+    record = records[layer]
+    if record.leaf is None:
+        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
+    passes = plan.passes(logits)
+    gradients = []
+    for i, classes in enumerate(passes):
+        score = plan.scores(logits, classes).sum()
+        (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
+        gradients.append(tokens_to_grid(gradient))
+    return logits.detach(), tokens_to_grid(record.activation), passes, gradients
+
+
+def gradcampp_weights(activation: torch.Tensor, gradient: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """Grad-CAM++ channel weights w_k, shape (B, C', 1, 1), from (B, C', h, w) A and g."""
+    g2 = gradient.square()
+    g3 = g2 * gradient
+    denominator = 2 * g2 + activation.sum(dim=(2, 3), keepdim=True) * g3 + eps
+    safe = torch.where(denominator != 0, denominator, torch.ones_like(denominator))
+    alpha = torch.where((denominator != 0) & (gradient != 0), g2 / safe, torch.zeros_like(g2))
+    return (alpha * gradient.clamp_min(0)).sum(dim=(2, 3), keepdim=True)
+
+
+@register(
+    "gradcampp",
+    params=GradCAMPlusPlusParams,
+    summary="Feature maps weighted by positive gradients with higher-order pixel weights",
+    paper="Chattopadhay et al., Grad-CAM++, WACV 2018",
+    family="cam",
+    uses_layer=True,
+)
+def gradcampp(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMPlusPlusParams, layer: str) -> MethodOutput:
+    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
+    maps = []
+    for gradient in gradients:
+        cam = (gradcampp_weights(activation, gradient, params.eps) * activation).sum(dim=1)
+        maps.append(cam.clamp_min(0) if params.relu else cam)
+    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
