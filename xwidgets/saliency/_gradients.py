@@ -21,10 +21,10 @@ from torch.overrides import TorchFunctionMode
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from .targets import Contrast, TargetPlan
+from .targets import FixedTargets, TargetPlan
 
 __all__ = [
-    "REDUCTIONS", "check_reduce", "reduce_channels", "FixedTargets", "input_gradients", "modified_relu",
+    "REDUCTIONS", "check_reduce", "reduce_channels", "input_gradients", "modified_relu",
     "GradientMethod", "register_gradient_method", "get_gradient_method", "gradient_method_names",
     "check_positive_int",
 ]
@@ -64,53 +64,6 @@ def check_positive_int(value: Any, argument: str, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise bad_argument(argument, expected, value)
-
-
-# ---------------------------------------------------------------------------- targets
-
-
-@dataclasses.dataclass
-class FixedTargets:
-    """The target of each of K passes, fixed from one forward pass and then applied to
-    the logits of any rows (perturbed copies of the images: noise samples,
-    interpolation steps). ``image_index`` maps each row to its image.
-
-    Fixing the classes once matters for "pred", ``TopK`` and ``Contrast(.., "pred")``:
-    a noisy or interpolated copy must be scored for the clean image's class, not for
-    whatever class wins on the copy.
-    """
-
-    plan: TargetPlan
-    classes: list[torch.Tensor]  # K tensors (B,)
-    others: torch.Tensor | None  # (B,) Contrast's second class
-
-    @classmethod
-    def from_logits(cls, plan: TargetPlan, logits: torch.Tensor) -> "FixedTargets":
-        logits = logits.detach()
-        classes = plan.passes(logits)
-        others = None
-        if isinstance(plan.target, Contrast):
-            others = TargetPlan._contrast_class(logits, plan.target.other)
-        return cls(plan, classes, others)
-
-    @property
-    def num_passes(self) -> int:
-        return len(self.classes)
-
-    def stacked(self) -> torch.Tensor:
-        """(K, B) class per pass and image (-1 for a callable target)."""
-        return torch.stack(self.classes)
-
-    def scores(self, logits: torch.Tensor, k: int, image_index: torch.Tensor | None = None) -> torch.Tensor:
-        """The (N,) scores of pass ``k`` for rows whose images are ``image_index`` (N,)."""
-        if self.plan.is_callable:
-            return self.plan.scores(logits, self.classes[k])  # validates the callable's output
-        classes = self.classes[k] if image_index is None else self.classes[k][image_index]
-        score = logits.gather(1, classes[:, None])[:, 0]
-        if self.others is not None:
-            others = self.others if image_index is None else self.others[image_index]
-            score = score - logits.gather(1, others[:, None])[:, 0]
-        return score
 
 
 # ---------------------------------------------------------------------------- modified ReLU rules

@@ -10,9 +10,9 @@ import dataclasses
 import torch
 
 from ..models.adapter import ModelAdapter
-from ._gradients import FixedTargets, check_reduce, input_gradients, reduce_channels, register_gradient_method
+from ._gradients import check_reduce, input_gradients, reduce_channels, register_gradient_method
 from .registry import MethodOutput, register
-from .targets import TargetPlan
+from .targets import FixedTargets, TargetPlan
 
 
 @dataclasses.dataclass

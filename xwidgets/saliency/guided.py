@@ -27,12 +27,12 @@ from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from ..models.hooks import _first_tensor
 from ._gradients import (
-    FixedTargets, check_reduce, input_gradients, modified_relu, reduce_channels, register_gradient_method,
+    check_reduce, input_gradients, modified_relu, reduce_channels, register_gradient_method,
     warn_if_no_relu,
 )
 from .gradcam import cam_from_gradients
 from .registry import MethodOutput, register
-from .targets import TargetPlan
+from .targets import FixedTargets, TargetPlan
 
 
 @dataclasses.dataclass

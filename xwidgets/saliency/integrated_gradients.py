@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from ._gradients import (
-    FixedTargets, check_positive_int, check_reduce, input_gradients, reduce_channels, register_gradient_method,
+    check_positive_int, check_reduce, input_gradients, reduce_channels, register_gradient_method,
 )
 from .registry import MethodOutput, register
-from .targets import TargetPlan
+from .targets import FixedTargets, TargetPlan
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 BASELINES = ("black", "blur", "noise", "zero")

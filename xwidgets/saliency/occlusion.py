@@ -23,50 +23,24 @@ Every occluded copy of every image goes through the model in batches of
 ``internal_batch_size`` copies, (ceil((H - window) / stride) + 1) x (the same for W)
 forwards per image, with no per-image loop.
 
-Also home of :func:`fixed_target_scores`, the target scores of perturbed copies that
-the perturbation methods (occlusion, RISE, Score-CAM) share.
+Perturbed copies are scored with :class:`~xwidgets.saliency.targets.FixedTargets`
+(classes fixed by the clean pass), as in RISE and Score-CAM.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from .registry import MethodOutput, register
-from .targets import Contrast, TargetPlan
+from .targets import TargetPlan
 
 BASELINES = ("zero", "black")
-
-
-def fixed_target_scores(plan: TargetPlan, clean_logits: torch.Tensor, passes: list[torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """A function ``(logits (N, C), image (N,)) -> (K, N)``: the K passes' scores of N
-    perturbed copies, copy n being of image ``image[n]``.
-
-    The classes are fixed by the clean forward pass: a perturbed copy is scored for the
-    clean image's class ("pred", ``TopK``, and ``Contrast(c, "pred")``'s second class),
-    not for whatever wins on the copy. A callable target is applied to the copies'
-    logits as is.
-    """
-    clean_logits = clean_logits.detach()
-    plan.scores(clean_logits, passes[0])  # validates a callable's output and Contrast's classes
-    classes = torch.stack(passes)  # (K, B)
-    others = TargetPlan._contrast_class(clean_logits, plan.target.other) if isinstance(plan.target, Contrast) else None
-
-    def scores(logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        if plan.is_callable:
-            return plan.scores(logits, classes[0][image])[None]
-        chosen = classes[:, image]  # (K, N)
-        out = logits.gather(1, chosen.T).T
-        if others is not None:
-            out = out - logits.gather(1, others[image][:, None]).T
-        return out
-
-    return scores
 
 
 def pair(value: Any, argument: str) -> tuple[int, int]:
@@ -149,7 +123,7 @@ def occlusion(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, param
     with torch.no_grad():
         logits = model.logits(inputs)
         passes = plan.passes(logits)
-        scores = fixed_target_scores(plan, logits, passes)
+        scores = plan.fix(logits).all_scores
         image = torch.arange(b, device=inputs.device)
         clean = scores(logits, image)  # (K, B)
         drops = torch.empty(clean.shape[0], b * positions, dtype=clean.dtype, device=inputs.device)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from .occlusion import fixed_target_scores, positive_int, substrate
+from .occlusion import positive_int, substrate
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
@@ -101,7 +101,7 @@ def rise(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: RI
     with torch.no_grad():
         logits = model.logits(inputs)
         passes = plan.passes(logits)
-        scores = fixed_target_scores(plan, logits, passes)
+        scores = plan.fix(logits).all_scores
         use_probability = params.score == "probability" and not plan.is_callable
         grids, shift_y, shift_x = random_grids(params, (h, w), inputs.device, inputs.dtype)
         per_chunk = max(1, params.internal_batch_size // b)

@@ -41,7 +41,7 @@ from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from ..models.hooks import capture
 from ..models.layers import tokens_to_grid
-from .occlusion import fixed_target_scores, positive_int
+from .occlusion import positive_int
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
@@ -92,7 +92,7 @@ def scorecam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params
     probability = params.weights == "probability" and not plan.is_callable
     with torch.no_grad():
         passes = plan.passes(logits)
-        scores = fixed_target_scores(plan, logits, passes)
+        scores = plan.fix(logits).all_scores
         flat = activation.reshape(b * c, 1, h, w).to(inputs.dtype)
         raw = torch.empty(len(passes), b * c, dtype=inputs.dtype, device=inputs.device)
         valid = torch.empty(b * c, dtype=torch.bool, device=inputs.device)

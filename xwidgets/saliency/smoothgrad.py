@@ -22,9 +22,9 @@ import torch
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from . import gradient, guided, integrated_gradients  # noqa: F401  (register the base methods)
-from ._gradients import FixedTargets, check_positive_int, check_reduce, get_gradient_method, reduce_channels
+from ._gradients import check_positive_int, check_reduce, get_gradient_method, reduce_channels
 from .registry import MethodOutput, register
-from .targets import TargetPlan
+from .targets import FixedTargets, TargetPlan
 
 SIGMA_MODES = ("range", "absolute")
 

@@ -77,6 +77,10 @@ class TargetPlan:
         plan.classes = None if self.classes is None else self.classes[start:stop]
         return plan
 
+    def fix(self, logits: torch.Tensor) -> "FixedTargets":
+        """The targets fixed by a clean forward pass, for scoring perturbed copies."""
+        return FixedTargets.from_logits(self, logits)
+
     def passes(self, logits: torch.Tensor) -> list[torch.Tensor]:
         """The target class per image for each pass: K tensors of shape (B,)."""
         num_classes = logits.shape[-1]
@@ -88,7 +92,7 @@ class TargetPlan:
         if self.is_callable:
             return [torch.full((logits.shape[0],), -1, dtype=torch.long, device=logits.device)]
         if isinstance(self.target, Contrast):
-            return [self._contrast_class(logits, self.target.target)]
+            return [self.contrast_class(logits, self.target.target)]
         if self.classes is None:  # "pred"
             return [logits.detach().argmax(dim=1)]
         if int(self.classes.min()) < 0 or int(self.classes.max()) >= num_classes:
@@ -110,14 +114,69 @@ class TargetPlan:
             return scores
         score = logits.gather(1, classes[:, None])[:, 0]
         if isinstance(self.target, Contrast):
-            other = self._contrast_class(logits, self.target.other)
+            other = self.contrast_class(logits, self.target.other)
             score = score - logits.gather(1, other[:, None])[:, 0]
         return score
 
     @staticmethod
-    def _contrast_class(logits: torch.Tensor, which: int | str) -> torch.Tensor:
+    def contrast_class(logits: torch.Tensor, which: int | str) -> torch.Tensor:
         if which == "pred":
             return logits.detach().argmax(dim=1)
         if not 0 <= int(which) < logits.shape[-1]:
             raise ValueError(f"target: expected Contrast class indices in [0, {logits.shape[-1]}); got {which}")
         return torch.full((logits.shape[0],), int(which), dtype=torch.long, device=logits.device)
+
+
+@dataclasses.dataclass
+class FixedTargets:
+    """The target of each of K passes, fixed from one forward pass and then applied to
+    the logits of any rows (perturbed copies of the images: noise samples,
+    interpolation steps). ``image_index`` maps each row to its image.
+
+    Fixing the classes once matters for "pred", ``TopK`` and ``Contrast(.., "pred")``:
+    a noisy or interpolated copy must be scored for the clean image's class, not for
+    whatever class wins on the copy.
+    """
+
+    plan: TargetPlan
+    classes: list[torch.Tensor]  # K tensors (B,)
+    others: torch.Tensor | None  # (B,) Contrast's second class
+
+    @classmethod
+    def from_logits(cls, plan: TargetPlan, logits: torch.Tensor) -> "FixedTargets":
+        logits = logits.detach()
+        classes = plan.passes(logits)
+        plan.scores(logits, classes[0])  # validates a callable's output and Contrast's classes
+        others = None
+        if isinstance(plan.target, Contrast):
+            others = TargetPlan.contrast_class(logits, plan.target.other)
+        return cls(plan, classes, others)
+
+    @property
+    def num_passes(self) -> int:
+        return len(self.classes)
+
+    def stacked(self) -> torch.Tensor:
+        """(K, B) class per pass and image (-1 for a callable target)."""
+        return torch.stack(self.classes)
+
+    def scores(self, logits: torch.Tensor, k: int, image_index: torch.Tensor | None = None) -> torch.Tensor:
+        """The (N,) scores of pass ``k`` for rows whose images are ``image_index`` (N,)."""
+        if self.plan.is_callable:
+            return self.plan.scores(logits, self.classes[k])  # validates the callable's output
+        classes = self.classes[k] if image_index is None else self.classes[k][image_index]
+        score = logits.gather(1, classes[:, None])[:, 0]
+        if self.others is not None:
+            others = self.others if image_index is None else self.others[image_index]
+            score = score - logits.gather(1, others[:, None])[:, 0]
+        return score
+
+    def all_scores(self, logits: torch.Tensor, image_index: torch.Tensor) -> torch.Tensor:
+        """(K, N): every pass's scores of N rows whose images are ``image_index``."""
+        if self.plan.is_callable:
+            return self.plan.scores(logits, self.classes[0][image_index])[None]
+        chosen = self.stacked()[:, image_index]  # (K, N)
+        out = logits.gather(1, chosen.T).T
+        if self.others is not None:
+            out = out - logits.gather(1, self.others[image_index][:, None]).T
+        return out
