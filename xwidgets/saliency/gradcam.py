@@ -38,19 +38,9 @@ class GradCAMParams:
     uses_layer=True,
 )
 def gradcam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMParams, layer: str) -> MethodOutput:
-    with capture(model.model, [layer], gradients=True) as records:
-        logits = model.logits(inputs)
-    record = records[layer]
-    if record.leaf is None:
-        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
-    activation = tokens_to_grid(record.activation)
-    passes = plan.passes(logits)
-    maps = []
-    for i, classes in enumerate(passes):
-        score = plan.scores(logits, classes).sum()
-        (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
-        maps.append(cam_from_gradients(activation, gradient, relu=params.relu))
-    return MethodOutput(maps=torch.stack(maps), logits=logits.detach(), targets=torch.stack(passes))
+    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
+    maps = [cam_from_gradients(activation, gradient, relu=params.relu) for gradient in gradients]
+    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
 
 
 def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, relu: bool = True) -> torch.Tensor:
@@ -61,3 +51,28 @@ def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, relu: b
     weights = tokens_to_grid(gradient).mean(dim=(2, 3), keepdim=True)
     cam = (weights * tokens_to_grid(activation)).sum(dim=1)
     return cam.clamp_min(0) if relu else cam
+
+
+def layer_gradients(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """One forward pass, then one backward per target pass, each stopping at ``layer``;
+    shared by the CAM methods that read a layer's gradient (Grad-CAM, Grad-CAM++,
+    HiResCAM, LayerCAM).
+
+    Returns (clean logits (B, C) detached, activation (B, C', h, w), the K class
+    tensors (B,), the K gradients d score / d activation (B, C', h, w)). ViT tokens
+    are mapped to their patch grid.
+    """
+    with capture(model.model, [layer], gradients=True) as records:
+        logits = model.logits(inputs)
+    record = records[layer]
+    if record.leaf is None:
+        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
+    passes = plan.passes(logits)
+    gradients = []
+    for i, classes in enumerate(passes):
+        score = plan.scores(logits, classes).sum()
+        (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
+        gradients.append(tokens_to_grid(gradient))
+    return logits.detach(), tokens_to_grid(record.activation), passes, gradients

@@ -13,9 +13,6 @@ weights of the paper's Eq. 19 become
 (the positive factor exp(S^c) of dY^c/dA only scales the map, so it is dropped).
 Where the denominator is zero (g = 0) alpha is zero. Cost: one forward plus one
 backward that stops at the layer, like Grad-CAM.
-
-Also home of :func:`layer_gradients`, the forward/backward shared by the CAM methods
-that read a layer's gradient (Grad-CAM++, HiResCAM, LayerCAM).
 """
 
 from __future__ import annotations
@@ -26,8 +23,7 @@ import torch
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from ..models.hooks import capture
-from ..models.layers import tokens_to_grid
+from .gradcam import layer_gradients
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
@@ -47,29 +43,6 @@ class GradCAMPlusPlusParams:
     def __post_init__(self) -> None:
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not self.eps >= 0:
             raise bad_argument("eps", "a float >= 0", self.eps)
-
-
-def layer_gradients(
-    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str
-) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """One forward pass, then one backward per target pass, each stopping at ``layer``.
-
-    Returns (clean logits (B, C) detached, activation (B, C', h, w), the K class
-    tensors (B,), the K gradients d score / d activation (B, C', h, w)). ViT tokens
-    are mapped to their patch grid.
-    """
-    with capture(model.model, [layer], gradients=True) as records:
-        logits = model.logits(inputs)
-    record = records[layer]
-    if record.leaf is None:
-        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
-    passes = plan.passes(logits)
-    gradients = []
-    for i, classes in enumerate(passes):
-        score = plan.scores(logits, classes).sum()
-        (gradient,) = torch.autograd.grad(score, record.leaf, retain_graph=i < len(passes) - 1)
-        gradients.append(tokens_to_grid(gradient))
-    return logits.detach(), tokens_to_grid(record.activation), passes, gradients
 
 
 def gradcampp_weights(activation: torch.Tensor, gradient: torch.Tensor, eps: float = 0.0) -> torch.Tensor:

@@ -19,7 +19,7 @@ import dataclasses
 import torch
 
 from ..models.adapter import ModelAdapter
-from .gradcampp import layer_gradients
+from .gradcam import layer_gradients
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
