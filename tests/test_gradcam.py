@@ -192,3 +192,14 @@ def test_result_saves_loads_and_plots(effnet, photos, tmp_path):
 def test_registry_lists_gradcam_with_its_paper():
     (spec,) = [s for s in xw.list_methods() if s.name == "gradcam"]
     assert "Selvaraju" in spec.paper and spec.family == "cam" and spec.uses_layer
+
+
+def test_explain_many_runs_each_method_on_the_same_images(effnet, photos):
+    results = xw.explain_many(effnet, [photos["coffee"]], ["gradcam", "gradcampp"], params={"gradcampp": {"eps": 1e-6}})
+    assert list(results) == ["gradcam", "gradcampp"]
+    np.testing.assert_array_equal(results["gradcam"].images, results["gradcampp"].images)
+    assert results["gradcampp"].params["eps"] == 1e-6
+    with pytest.raises(ValueError, match="params: expected keys among the methods"):
+        xw.explain_many(effnet, [photos["coffee"]], ["gradcam"], params={"rise": {}})
+    with pytest.raises(ValueError, match="method: expected one of"):
+        xw.explain_many(effnet, [photos["coffee"]], ["gradcam", "nope"])

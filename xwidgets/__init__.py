@@ -10,11 +10,11 @@
 
 from . import data, models, saliency
 from .models import ModelAdapter, Preprocess, wrap
-from .saliency import Contrast, Saliency, TopK, explain, list_methods
+from .saliency import Contrast, Saliency, TopK, explain, explain_many, list_methods
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer"]
+__all__ = ["explain", "explain_many", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid"]
 
 
 def __getattr__(name: str):
@@ -23,6 +23,10 @@ def __getattr__(name: str):
         from .widgets.saliency_viewer import SaliencyViewer
 
         return SaliencyViewer
+    if name == "CompareGrid":
+        from .widgets.compare_grid import CompareGrid
+
+        return CompareGrid
     if name == "widgets":
         import importlib
 

@@ -4,9 +4,11 @@ from . import gradcam  # noqa: F401  (registers "gradcam")
 from . import gradient, guided, integrated_gradients, smoothgrad  # noqa: F401  (gradient family)
 from . import cam, gradcampp, hirescam, layercam, scorecam  # noqa: F401  (CAM family)
 from . import occlusion, rise  # noqa: F401  (perturbation baselines)
+from . import extremal_perturbation, meaningful_perturbation  # noqa: F401  (mask optimisation)
 from .explain import explain
+from .many import explain_many
 from .registry import MethodOutput, MethodSpec, get_method, list_methods, register
 from .result import Saliency
 from .targets import Contrast, TargetPlan, TopK
 
-__all__ = ["explain", "Saliency", "TopK", "Contrast", "TargetPlan", "register", "get_method", "list_methods", "MethodSpec", "MethodOutput"]
+__all__ = ["explain", "explain_many", "Saliency", "TopK", "Contrast", "TargetPlan", "register", "get_method", "list_methods", "MethodSpec", "MethodOutput"]
