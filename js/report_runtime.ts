@@ -3,14 +3,17 @@
 // It carries every widget module and a StaticModel implementing anywidget's model API, so
 // the very same render() code that runs in Jupyter runs here, interactive and client-side,
 // with no kernel, no require.js and no network request. The state comes from
-// <script type="application/json" id="xw-report-state">; bytes are {"$binary": base64}.
+// <script type="application/json" id="xw-report-state">; bytes are {"$binary": base64}, or
+// {"$deflate": base64, ...} inflated with the browser's DecompressionStream (lib/report_state).
 
+import compareGrid from "./compare_grid";
 import { StaticModel, type WidgetModule } from "./lib/model";
-import { parseReportDocument } from "./lib/report_state";
+import { readReportDocument, reviveBinaryAsync } from "./lib/report_state";
 import saliencyViewer from "./saliency_viewer";
 
 export const MODULES: Readonly<Record<string, WidgetModule>> = {
   saliency_viewer: saliencyViewer,
+  compare_grid: compareGrid,
 };
 
 export interface Mounted {
@@ -31,7 +34,14 @@ function fail(el: HTMLElement, message: string): void {
 export async function mountReport(root: Document = document): Promise<Mounted[]> {
   const script = root.getElementById("xw-report-state");
   if (script === null) return [];
-  const doc = parseReportDocument(script.textContent ?? "");
+  const doc = readReportDocument(script.textContent ?? "");
+  // Inflate every widget's buffers at once; each widget waits only for its own.
+  const states = doc.widgets.map((w) =>
+    reviveBinaryAsync(w.state).then(
+      (state) => ({ state: state as Record<string, unknown>, error: null }),
+      (error: unknown) => ({ state: null, error }),
+    ),
+  );
   const mounted: Mounted[] = [];
   for (const [i, widget] of doc.widgets.entries()) {
     const el = root.querySelector<HTMLElement>(`[data-xw-widget="${i}"]`);
@@ -41,8 +51,10 @@ export async function mountReport(root: Document = document): Promise<Mounted[]>
       fail(el, `This report needs the widget module "${widget.module}", which this runtime does not have.`);
       continue;
     }
-    const model = new StaticModel(widget.state);
     try {
+      const { state, error } = await states[i];
+      if (state === null) throw error;
+      const model = new StaticModel(state);
       await module.initialize?.({ model });
       await module.render({ model, el });
       mounted.push({ module: widget.module, model, el });

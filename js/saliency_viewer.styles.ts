@@ -27,6 +27,19 @@ export const SALIENCY_VIEWER_CSS = `
 .xw-saliency .xw-header { margin: 0 0 10px; }
 .xw-saliency .xw-title { font-size: 14px; font-weight: 600; margin: 0; overflow-wrap: anywhere; }
 .xw-saliency .xw-method { color: var(--xw-muted); font-size: 12px; margin-top: 2px; overflow-wrap: anywhere; }
+.xw-saliency .xw-method-list {
+  display: flex; flex-wrap: wrap; gap: 0; margin: 8px 0 2px; width: fit-content; max-width: 100%;
+  border: 1px solid var(--xw-border); border-radius: var(--xw-radius); overflow: hidden;
+}
+.xw-saliency .xw-method-list[hidden] { display: none; }
+.xw-saliency .xw-method-tab {
+  padding: 4px 12px; border: 0; border-right: 1px solid var(--xw-border); background: var(--xw-bg);
+  color: inherit; font: inherit; font-size: 12px; cursor: pointer; white-space: nowrap;
+}
+.xw-saliency .xw-method-tab:last-child { border-right: 0; }
+.xw-saliency .xw-method-tab:hover { background: var(--xw-bg-alt); }
+.xw-saliency .xw-method-tab[aria-checked="true"] { background: var(--xw-accent); color: #fff; font-weight: 600; }
+.xw-saliency .xw-method-tab:focus-visible { outline: 2px solid var(--xw-accent); outline-offset: -2px; }
 .xw-saliency .xw-body { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .xw-saliency .xw-stage { margin: 0; display: flex; flex-direction: column; gap: 6px; }
 .xw-saliency .xw-canvas {
@@ -78,6 +91,8 @@ export const SALIENCY_VIEWER_CSS = `
   width: 100%; padding: 4px 6px; font: inherit; color: inherit; background: var(--xw-bg);
   border: 1px solid var(--xw-border); border-radius: var(--xw-radius);
 }
+.xw-saliency .xw-note { font-size: 11px; color: var(--xw-muted); margin-top: 2px; }
+.xw-saliency .xw-note[hidden], .xw-saliency .xw-colorbar-mid[hidden] { display: none; }
 .xw-saliency .xw-colormap:focus-visible, .xw-saliency .xw-opacity:focus-visible { outline: 2px solid var(--xw-accent); outline-offset: 1px; }
 .xw-saliency .xw-colorbar-ramp { position: relative; height: 10px; border-radius: 3px; border: 1px solid var(--xw-border); }
 .xw-saliency .xw-colorbar-marker {

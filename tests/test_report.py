@@ -7,6 +7,7 @@ import html.parser
 import json
 import pathlib
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -55,6 +56,20 @@ class _Tags(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "script":
             self._open = None
+
+
+def decode_binary(marker: dict) -> bytes:
+    """The bytes of a {"$binary"} or {"$deflate"} marker (what the report runtime does)."""
+    if "$binary" in marker:
+        return base64.b64decode(marker["$binary"])
+    data = zlib.decompress(base64.b64decode(marker["$deflate"]))
+    assert len(data) == marker["$size"]
+    width = marker.get("$delta")
+    if width:
+        planes = np.frombuffer(data, np.uint8).reshape(width, -1).T
+        diffs = np.ascontiguousarray(planes).view(f"<u{width}").ravel()
+        data = np.cumsum(diffs, dtype=f"<u{width}").astype(f"<u{width}").tobytes()
+    return data
 
 
 def parse(text: str) -> _Tags:
@@ -126,8 +141,8 @@ def test_bytes_round_trip(tmp_path):
         assert w["module"] == "saliency_viewer"
         s = w["state"]
         assert sorted(s) == sorted(v.report_state())
-        assert base64.b64decode(s["maps"]["data"]["$binary"]) == v.maps["data"]
-        assert base64.b64decode(s["image"]["png"]["$binary"]) == v.image["png"]
+        assert decode_binary(s["maps"]["data"]) == v.maps["data"]
+        assert decode_binary(s["image"]["png"]) == v.image["png"]
         assert s["maps"]["shape"] == v.maps["shape"] and s["maps"]["dtype"] == "float16"
         assert (s["selected"], s["colormap"], s["opacity"]) == (v.selected, v.colormap, v.opacity)
         assert s["classes"] == v.classes
@@ -174,3 +189,82 @@ def test_missing_runtime_says_how_to_build(monkeypatch, tmp_path):
     monkeypatch.setattr(widget_base, "STATIC_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"report_runtime\.js is missing.*npm run build"):
         write_report(tmp_path / "r.html", [v], title="t")
+
+
+# --------------------------------------------------------------------------- compression
+def smooth_saliency(size=64) -> Saliency:
+    """Smooth maps (like upsampled CAMs), which deflate well."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    maps = np.stack([np.exp(-((xx - c) ** 2 + (yy - 0.5) ** 2) / 0.05) for c in (0.2, 0.5, 0.8)]).astype(np.float32)
+    rng = np.random.default_rng(0)
+    return Saliency(
+        maps=maps,
+        images=rng.integers(0, 256, (1, size, size, 3), dtype=np.uint8),
+        image_index=np.zeros(3, dtype=np.int64),
+        targets=np.arange(3),
+        probabilities=np.full((1, 3), 1 / 3, dtype=np.float32),
+        labels=["a", "b", "c"],
+        method="gradcam",
+    )
+
+
+def test_maps_are_deflated_with_the_delta_filter_and_round_trip(tmp_path):
+    v = SaliencyViewer(smooth_saliency())
+    text = write_report(tmp_path / "r.html", [v], title="t").read_text()
+    state = state_of(text)["widgets"][0]["state"]
+    marker = state["maps"]["data"]
+    assert sorted(marker) == ["$deflate", "$delta", "$size"] and marker["$delta"] == 2
+    assert marker["$size"] == len(v.maps["data"])
+    assert len(base64.b64decode(marker["$deflate"])) < len(v.maps["data"]) / 3
+    assert decode_binary(marker) == v.maps["data"]
+    # PNG bytes do not shrink: they stay plain
+    assert set(state["image"]["png"]) == {"$binary"}
+    # without compression every buffer is plain
+    plain = state_of(report_html([v], title="t", compress=False))["widgets"][0]["state"]
+    assert set(plain["maps"]["data"]) == {"$binary"}
+    assert len(text) < len(report_html([v], title="t", compress=False))
+
+
+@pytest.mark.parametrize("width", [2, 4])
+def test_delta_filter_round_trips_any_bytes(width):
+    from xwidgets.report.html import delta_planes, encode_bytes
+
+    rng = np.random.default_rng(width)
+    for data in (rng.integers(0, 256, 64 * width, dtype=np.uint8).tobytes(), bytes(200 * width), b"\xff\xff\x00\x00" * 50):
+        filtered = delta_planes(data, width)
+        assert len(filtered) == len(data)
+        assert decode_binary({"$deflate": base64.b64encode(zlib.compress(filtered)).decode(), "$size": len(data), "$delta": width}) == data
+        assert decode_binary(encode_bytes(data, width=width)) == data
+
+
+def test_encode_bytes_falls_back_when_deflate_does_not_shrink():
+    from xwidgets.report.html import encode_bytes
+
+    noise = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    assert set(encode_bytes(noise)) == {"$binary"}
+    assert set(encode_bytes(b"\x00" * 32)) == {"$binary"}  # too small to bother
+    zeros = encode_bytes(b"\x00" * 4096)
+    assert set(zeros) == {"$deflate", "$size"} and decode_binary(zeros) == b"\x00" * 4096
+    assert encode_state({"b": b"\x00" * 4096}) == {"b": {"$binary": base64.b64encode(b"\x00" * 4096).decode()}}
+    assert "$deflate" in encode_state({"b": b"\x00" * 4096}, compress=True)["b"]
+
+
+def test_a_report_can_hold_a_compare_grid(tmp_path):
+    from xwidgets.widgets import CompareGrid
+
+    a = smooth_saliency()
+    b = Saliency(
+        maps=a.maps - 0.5, images=a.images, image_index=a.image_index, targets=a.targets,
+        probabilities=a.probabilities, labels=a.labels, method="gradient_x_input",
+    )
+    grid = CompareGrid({"Grad-CAM": a, "Gradient x input": b}, target_row=0, title="Methods")
+    text = write_report(tmp_path / "r.html", [grid, SaliencyViewer([a, b])], title="t").read_text()
+    doc = state_of(text)
+    assert [w["module"] for w in doc["widgets"]] == ["compare_grid", "saliency_viewer"]
+    s = doc["widgets"][0]["state"]
+    assert sorted(s) == sorted(grid.report_state())
+    assert decode_binary(s["maps"]["data"]) == grid.maps["data"]
+    assert decode_binary(s["images"][0]["png"]) == grid.images[0]["png"]
+    assert s["methods"] == grid.methods and s["selected"] == []
+    viewer = doc["widgets"][1]["state"]
+    assert [m["name"] for m in viewer["methods"]] == ["gradcam", "gradient_x_input"]

@@ -18,7 +18,7 @@ from xwidgets.widgets.serialise import array_payload, float16_safe, image_payloa
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LABELS = ["cat", "dog", "car", "tree"]
-STATE_TRAITS = ["classes", "colormap", "image", "maps", "method", "opacity", "selected", "title"]
+STATE_TRAITS = ["classes", "colormap", "image", "maps", "method", "method_index", "methods", "opacity", "scale", "selected", "title"]
 
 
 def make_saliency(*, images=2, rows_per_image=3, size=(24, 32), scale=1.0, targets=None, seed=0) -> Saliency:
@@ -238,3 +238,177 @@ def test_image_payload_validates():
         image_payload(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match=r"image: expected dtype uint8; got ndarray of shape \(2, 2, 3\) and dtype float32"):
         png_bytes(np.zeros((2, 2, 3), np.float32))
+
+
+# --------------------------------------------------------------------------- several methods
+def other_method(sal: Saliency, method: str, *, targets=None, scale=1.0, signed=False, seed=5) -> Saliency:
+    """A result for the same images as `sal`, as another method would give."""
+    rng = np.random.default_rng(seed)
+    maps = rng.random(sal.maps.shape).astype(np.float32) * scale
+    if signed:
+        maps = maps * 2 - scale
+    return Saliency(
+        maps=maps,
+        images=sal.images.copy(),
+        image_index=sal.image_index.copy(),
+        targets=np.array(targets) if targets is not None else sal.targets.copy(),
+        probabilities=sal.probabilities.copy(),
+        labels=list(sal.labels),
+        method=method,
+        elapsed=1.5,
+    )
+
+
+def test_several_methods_send_every_map_once_in_one_buffer():
+    a = make_saliency()
+    b = other_method(a, "integrated_gradients", signed=True)
+    v = SaliencyViewer([a, b], image=1)
+    rows = a.rows_for_image(1)
+    assert v.maps["shape"] == [6, 24, 32] and v.maps["dtype"] == "float16"
+    sent = np.frombuffer(v.maps["data"], dtype="<f2").reshape(6, 24, 32)
+    np.testing.assert_array_equal(sent[:3], a.maps[rows].astype(np.float16))
+    np.testing.assert_array_equal(sent[3:], b.maps[rows].astype(np.float16))
+    assert v.methods == [
+        {"name": "gradcam", "detail": "gradcam \u00b7 layer features.7 \u00b7 250 ms for 6 maps", "start": 0, "count": 3},
+        {"name": "integrated_gradients", "detail": "integrated_gradients \u00b7 1.50 s for 6 maps", "start": 3, "count": 3},
+    ]
+    assert [c["label"] for c in v.classes] == ["cat", "dog", "car"] * 2
+    assert v.method == "gradcam, integrated_gradients"
+    assert (v.method_index, v.selected, v.scale) == (0, 0, "auto")
+    assert v.method_names == ["gradcam", "integrated_gradients"] and v.shown_method == "gradcam"
+
+
+def test_a_dict_names_the_methods_and_each_method_has_its_own_classes():
+    a = make_saliency(images=1, rows_per_image=3)  # cat, dog, car
+    b = other_method(a, "integrated_gradients", targets=[1, 3, 0])  # dog, tree, cat
+    v = SaliencyViewer({"Grad-CAM": a, "IG": b}, method_index=1, selected=1)
+    assert [m["name"] for m in v.methods] == ["Grad-CAM", "IG"]
+    assert v.methods[1]["detail"].startswith("IG: integrated_gradients")
+    assert v.selected_class.label == "tree" and v.shown_method == "IG"
+    assert repr(v) == (
+        "SaliencyViewer(methods=['Grad-CAM', 'IG'], method_index=1, image=0, "
+        "classes=['dog', 'tree', 'cat'], selected=1, colormap='viridis', opacity=0.5)"
+    )
+
+
+def test_switching_method_from_python_keeps_the_class():
+    a = make_saliency(images=1, rows_per_image=3)  # cat, dog, car
+    b = other_method(a, "ig", targets=[1, 3, 0])  # dog, tree, cat
+    v = SaliencyViewer({"A": a, "B": b}, selected=1)  # dog
+    v.method_index = 1
+    assert (v.selected, v.selected_class.label) == (0, "dog")
+    v.selected = 1  # tree, which A does not explain: back to A's first class
+    v.method_index = 0
+    assert (v.selected, v.selected_class.label) == (0, "cat")
+
+
+def test_the_front_end_sends_method_and_class_together():
+    a = make_saliency(images=1, rows_per_image=3)
+    b = other_method(a, "ig", targets=[1, 3, 0])
+    v = SaliencyViewer({"A": a, "B": b}, selected=2)  # car
+    v.set_state({"method_index": 1, "selected": 2})  # what the method picker sends
+    assert (v.method_index, v.selected, v.selected_class.label) == (1, 2, "cat")
+    with pytest.raises(traitlets.TraitError, match=r"method_index: expected a method position in \[0, 2\); got 2"):
+        v.set_state({"method_index": 2})
+    with pytest.raises(traitlets.TraitError, match=r"selected: expected a class position of method 'B' in \[0, 3\); got 3"):
+        v.set_state({"selected": 3})
+    with pytest.raises(traitlets.TraitError, match=r"scale: expected one of 'auto', 'minmax', 'signed'; got 'log'"):
+        v.set_state({"scale": "log"})
+    v.set_state({"scale": "signed"})
+    assert v.scale == "signed" and "scale='signed'" in repr(v)
+
+
+def test_classes_of_different_lengths_per_method():
+    a = make_saliency(images=1, rows_per_image=3)
+    b = Saliency(
+        maps=a.maps[:1] * 2, images=a.images, image_index=[0], targets=[0],
+        probabilities=a.probabilities, labels=a.labels, method="ig",
+    )
+    v = SaliencyViewer([a, b], selected=2)
+    assert [(m["start"], m["count"]) for m in v.methods] == [(0, 3), (3, 1)]
+    v.method_index = 1  # car is not there: the only class
+    assert v.selected == 0
+    with pytest.raises(ValueError, match=r"selected: expected an int class position in \[0, 1\); got 2"):
+        SaliencyViewer([a, b], selected=2, method_index=1)
+
+
+def test_one_method_needing_float32_sends_all_as_float32():
+    a = make_saliency()
+    b = other_method(a, "saliency", scale=1e-6)
+    assert SaliencyViewer([a, b]).maps["dtype"] == "float32"
+    assert SaliencyViewer([a, other_method(a, "x")]).maps["dtype"] == "float16"
+
+
+def test_repeated_method_names_are_told_apart():
+    a = make_saliency()
+    v = SaliencyViewer([a, other_method(a, "gradcam")])
+    assert [m["name"] for m in v.methods] == ["gradcam", "gradcam (2)"]
+
+
+@pytest.mark.parametrize(
+    ("build", "pattern"),
+    [
+        (lambda a: [], r"saliency: expected at least one Saliency result; got list of length 0"),
+        (lambda a: {}, r"saliency: expected at least one Saliency result"),
+        (lambda a: [a, "x"], r"saliency\[1\]: expected a Saliency result \(from xw\.explain\); got 'x'"),
+        (lambda a: {"A": a, 3: a}, r"saliency keys: expected non-empty str method names; got 3"),
+        (lambda a: {"A": a, "B": None}, r"saliency\['B'\]: expected a Saliency result"),
+        (lambda a: "gradcam", r"saliency: expected a Saliency result \(from xw\.explain\), or a list or dict of them; got 'gradcam'"),
+    ],
+)
+def test_bad_result_lists(build, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        SaliencyViewer(build(make_saliency()))
+
+
+def test_results_for_other_images_are_refused_saying_which_differs():
+    a = make_saliency()
+    b = other_method(a, "integrated_gradients")
+    b.images[1, 3, 4, 0] ^= 0x40
+    with pytest.raises(
+        ValueError,
+        match=r"saliency\[1\] \('integrated_gradients'\): expected the same images as saliency\[0\] \('gradcam'\); "
+        r"image 1 differs \(largest pixel difference 64\)",
+    ):
+        SaliencyViewer([a, b])
+    fewer = make_saliency(images=3)
+    with pytest.raises(ValueError, match=r"saliency\['B'\]: expected the same images as saliency\['A'\]; got 3 images where it has 2"):
+        SaliencyViewer({"A": a, "B": fewer})
+    bigger = make_saliency(size=(24, 40))
+    with pytest.raises(ValueError, match=r"got images of 40x24 pixels where it has 32x24"):
+        SaliencyViewer([a, bigger])
+
+
+def test_an_image_without_rows_in_one_method_names_it():
+    a = make_saliency(images=2, rows_per_image=1)
+    b = other_method(a, "ig")
+    b.image_index[:] = 0
+    with pytest.raises(ValueError, match=r"Image 1 has no rows in saliency\[1\] \('ig'\)"):
+        SaliencyViewer([a, b], image=1)
+
+
+def test_scale_argument():
+    assert SaliencyViewer(make_saliency(), scale="minmax").scale == "minmax"
+    with pytest.raises(ValueError, match=r"scale: expected one of 'auto', 'minmax', 'signed'; got 'symlog'"):
+        SaliencyViewer(make_saliency(), scale="symlog")
+    with pytest.raises(ValueError, match=r"method_index: expected an int method position in \[0, 1\); got 1"):
+        SaliencyViewer(make_saliency(), method_index=1)
+
+
+def test_single_result_state_is_unchanged_by_methods():
+    """One Saliency: one method owning every row, so maps/classes/selected keep their meaning."""
+    v = SaliencyViewer(make_saliency(), image=1)
+    assert v.methods == [{"name": "gradcam", "detail": v.method, "start": 0, "count": 3}]
+    assert v.method == "gradcam \u00b7 layer features.7 \u00b7 250 ms for 6 maps"
+    assert v.method_index == 0 and v.scale == "auto"
+
+
+def test_scales_and_diverging_map_match_the_front_end():
+    from xwidgets.widgets import DIVERGING_COLORMAP, SCALES, SHARED_SCALES
+
+    normalise = (ROOT / "js" / "lib" / "normalise.ts").read_text(encoding="utf-8")
+    assert tuple(re.findall(r'"(\w+)"', re.search(r"SCALES = \[([^\]]*)\]", normalise).group(1))) == SCALES
+    scales = (ROOT / "js" / "lib" / "scales.ts").read_text(encoding="utf-8")
+    assert tuple(re.findall(r'"(\w+)"', re.search(r"SHARED_SCALES = \[([^\]]*)\]", scales).group(1))) == SHARED_SCALES
+    colormaps = (ROOT / "js" / "lib" / "colormaps.ts").read_text(encoding="utf-8")
+    assert f'DIVERGING_COLORMAP = "{DIVERGING_COLORMAP}"' in colormaps

@@ -3,6 +3,11 @@
 // The default, viridis, is perceptually uniform and readable with the common forms of
 // colour blindness (cividis even more so); gray suits printing. Keep COLORMAP_NAMES in
 // step with xwidgets/widgets/saliency_viewer.py (COLORMAPS); a Python test compares them.
+//
+// Signed maps (both signs: gradient x input, integrated gradients, occlusion) are drawn with
+// the diverging DIVERGING_COLORMAP, centred on 0: ColorBrewer's RdBu reversed (negative blue,
+// zero near white, positive red), which stays readable with the common colour-vision
+// deficiencies. The sequential names above are what the colour-map picker offers.
 
 import { COLORMAP_HEX } from "./colormap_data";
 
@@ -16,14 +21,22 @@ export function isColormap(name: unknown): name is ColormapName {
   return typeof name === "string" && (COLORMAP_NAMES as readonly string[]).includes(name);
 }
 
+/** The diverging map of signed displays (see the file comment). */
+export const DIVERGING_COLORMAP = "RdBu_r";
+
+/** Names getColormap knows: the sequential ones and the diverging one. */
+function isKnown(name: unknown): name is string {
+  return isColormap(name) || name === DIVERGING_COLORMAP;
+}
+
 const cache = new Map<string, Uint8Array>();
 
 /**
- * The RGBA lookup table of a colour map: 256 x 4 bytes, alpha 255.
- * An unknown name falls back to the default (the Python side validates names).
+ * The RGBA lookup table of a colour map (sequential or DIVERGING_COLORMAP): 256 x 4 bytes,
+ * alpha 255. An unknown name falls back to the default (the Python side validates names).
  */
 export function getColormap(name: string): Uint8Array {
-  const key = isColormap(name) ? name : DEFAULT_COLORMAP;
+  const key = isKnown(name) ? name : DEFAULT_COLORMAP;
   let lut = cache.get(key);
   if (lut === undefined) {
     lut = new Uint8Array(256 * 4);

@@ -43,7 +43,7 @@ def chromium_browser():
             "(Playwright must not download its own browser).",
             pytrace=False,
         )
-    for bundle in ("saliency_viewer.js", "report_runtime.js"):
+    for bundle in ("saliency_viewer.js", "compare_grid.js", "report_runtime.js"):
         if not (STATIC / bundle).exists():
             pytest.fail(f"{STATIC / bundle} is missing: run `npm install && npm run build` first.", pytrace=False)
     from playwright.sync_api import sync_playwright

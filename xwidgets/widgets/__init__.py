@@ -1,7 +1,19 @@
 """Widgets: one Python class per widget, one TypeScript module each (js/), built into
 xwidgets/static/ by esbuild. They only read results (DESIGN.md: data flows one way)."""
 
+from ._common import DIVERGING_COLORMAP, SCALES
 from .base import BundleMissingError, XWidget
+from .compare_grid import SHARED_SCALES, CompareGrid
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
 
-__all__ = ["XWidget", "BundleMissingError", "SaliencyViewer", "COLORMAPS", "ClassInfo"]
+__all__ = [
+    "XWidget",
+    "BundleMissingError",
+    "SaliencyViewer",
+    "CompareGrid",
+    "COLORMAPS",
+    "SCALES",
+    "SHARED_SCALES",
+    "DIVERGING_COLORMAP",
+    "ClassInfo",
+]

@@ -1,42 +1,64 @@
-"""SaliencyViewer: one image with the saliency map of a chosen class overlaid.
+"""SaliencyViewer: one image with the saliency map of a chosen method and class overlaid.
 
-All the maps of the image (one per explained class) are sent once, as a float16 buffer,
-so that switching class, opacity and colour map, and the hover read-out, happen in the
-browser with no kernel round trip. The front end is ``js/saliency_viewer.ts``.
+All the maps of the image (one per explained class, for every method given) are sent once,
+as one float16 buffer, so that switching method and class, opacity, colour map and scale,
+and the hover read-out, happen in the browser with no kernel round trip. The front end is
+``js/saliency_viewer.ts``.
 
 Trait contract (Python <-> JS):
 
-===========  ==================================================================
-``image``    ``{"png": bytes, "width": int, "height": int}``: the display image
-``maps``     ``{"data": bytes, "dtype": "float16"|"float32", "shape": [K, H, W]}``
-``classes``  ``[{"index": int, "label": str, "probability": float|None}]`` (K)
-``selected`` position in ``classes`` (synced both ways)
-``opacity``  float in [0, 1]
-``colormap`` one of :data:`COLORMAPS`
-``title``    heading text; ``method``: the method line under it
-===========  ==================================================================
+================  ==============================================================
+``image``         ``{"png": bytes, "width": int, "height": int}``: the display image
+``maps``          ``{"data": bytes, "dtype": "float16"|"float32", "shape": [R, H, W]}``:
+                  every method's maps for the image, method after method
+``classes``       ``[{"index": int, "label": str, "probability": float|None}]`` (R):
+                  the class each row of ``maps`` explains
+``methods``       ``[{"name": str, "detail": str, "start": int, "count": int}]``: method
+                  m owns rows ``[start, start + count)`` of ``maps`` and ``classes``
+``method_index``  position in ``methods`` of the method shown (synced both ways)
+``selected``      position among the shown method's classes (synced both ways)
+``opacity``       float in [0, 1]
+``colormap``      one of :data:`COLORMAPS` (maps shown min-max)
+``scale``         one of :data:`SCALES`: ``"minmax"``, ``"signed"`` (diverging
+                  ``RdBu_r`` centred on 0, limits +-max|value|) or ``"auto"`` (signed
+                  for a map with both signs)
+``title``         heading text; ``method``: the method line of a state without ``methods``
+                  (one method: its detail line; several: their names)
+================  ==============================================================
+
+With one `Saliency` (the usual ``sal.widget()``) there is one method owning every row, so
+``maps``, ``classes`` and ``selected`` mean exactly what they meant before methods existed.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 import traitlets
 
 from .._validation import bad_argument, describe
+from ._common import (
+    COLORMAPS,
+    DIVERGING_COLORMAP,
+    SCALES,
+    check_choice,
+    check_colormap,
+    check_int,
+    check_maps_dtype,
+    check_opacity,
+    check_same_images,
+    choose_maps_dtype,
+    class_info,
+    method_detail,
+    named_results,
+    trait_error_choice,
+)
 from .base import XWidget
-from .serialise import array_payload, float16_safe, image_payload
+from .serialise import array_payload, image_payload
 
-__all__ = ["SaliencyViewer", "COLORMAPS", "ClassInfo"]
-
-#: colour maps the front end knows (js/lib/colormaps.ts, COLORMAP_NAMES); viridis is the
-#: colour-blind-safe default
-COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "gray")
-
-_MAP_DTYPES = ("float16", "float32")
+__all__ = ["SaliencyViewer", "COLORMAPS", "SCALES", "DIVERGING_COLORMAP", "ClassInfo"]
 
 
 class ClassInfo(NamedTuple):
@@ -48,47 +70,29 @@ class ClassInfo(NamedTuple):
     probability: float | None
 
 
-def _check_int(argument: str, value: Any, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise bad_argument(argument, f"an int {what} in [{low}, {high})", value)
-    value = int(value)
-    if not low <= value < high:
-        raise bad_argument(argument, f"an int {what} in [{low}, {high})", value)
-    return value
-
-
-def _check_opacity(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise bad_argument("opacity", "a number in [0, 1]", value)
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise bad_argument("opacity", "a number in [0, 1]", value)
-    return value
-
-
-def _check_colormap(value: Any) -> str:
-    if not isinstance(value, str) or value not in COLORMAPS:
-        raise bad_argument("colormap", f"one of {', '.join(repr(c) for c in COLORMAPS)}", value)
-    return value
-
-
-def _format_elapsed(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
 class SaliencyViewer(XWidget):
-    """Interactive viewer of the saliency maps of one image, one map per explained class.
+    """Interactive viewer of the saliency maps of one image: one map per explained class, for
+    one method or several (a method picker then switches between them, client-side).
 
     Args:
-        saliency: a :class:`~xwidgets.saliency.result.Saliency` result.
-        image: which image of the result to show (its rows become the classes).
+        saliency: a :class:`~xwidgets.saliency.result.Saliency` result; or several results
+            for the same images, one per method, as a list (named by their methods) or a
+            dict ``{name: result}``, e.g. ``SaliencyViewer({"Grad-CAM": s1, "IG": s2})``.
+        image: which image of the result(s) to show (its rows become the classes).
         opacity: heatmap opacity in [0, 1].
-        colormap: one of :data:`COLORMAPS` (viridis by default, colour-blind safe).
-        selected: position, among the image's rows, of the class shown first.
+        colormap: one of :data:`COLORMAPS` (viridis by default, colour-blind safe), for
+            maps shown min-max.
+        selected: position, among the image's rows of the method shown first, of the class
+            shown first.
         title: heading; by default the image number and the model's prediction.
         maps_dtype: ``"float16"`` (default, half the bytes) or ``"float32"``. Maps whose
             values float16 cannot carry (peak above 65504 or below 1e-3, as raw gradients
-            often are) are sent as float32 whatever is asked; see :attr:`maps_dtype`.
+            often are; each method is checked on its own) are sent as float32 whatever is
+            asked; see :attr:`maps_dtype`.
+        scale: one of :data:`SCALES`. ``"auto"`` (default) shows a map with both signs
+            (gradient x input, integrated gradients) on the diverging
+            :data:`DIVERGING_COLORMAP` centred on 0, and other maps min-max.
+        method_index: position of the method shown first.
     """
 
     _module = "saliency_viewer"
@@ -101,6 +105,9 @@ class SaliencyViewer(XWidget):
     colormap = traitlets.Unicode("viridis").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     method = traitlets.Unicode("").tag(sync=True)
+    methods = traitlets.List(traitlets.Dict()).tag(sync=True)
+    method_index = traitlets.Int(0).tag(sync=True)
+    scale = traitlets.Unicode("auto").tag(sync=True)
 
     def __init__(
         self,
@@ -112,78 +119,122 @@ class SaliencyViewer(XWidget):
         selected: int = 0,
         title: str | None = None,
         maps_dtype: str = "float16",
+        scale: str = "auto",
+        method_index: int = 0,
     ) -> None:
-        from ..saliency.result import Saliency
-
-        if not isinstance(saliency, Saliency):
-            raise bad_argument("saliency", "a Saliency result (from xw.explain)", saliency)
-        n = saliency.num_images
+        results = named_results(saliency, "saliency")
+        check_same_images(results, "saliency")
+        first = results[0].saliency
+        n = first.num_images
         if n == 0:
-            raise bad_argument("saliency", "a result with at least one image", saliency)
-        image = _check_int("image", image, 0, n, "image number")
-        rows = saliency.rows_for_image(image)
-        if rows.size == 0:
-            raise bad_argument("image", "an image with at least one map", image, f"Image {image} has no rows in this result")
-        selected = _check_int("selected", selected, 0, rows.size, "class position")
-        opacity = _check_opacity(opacity)
-        colormap = _check_colormap(colormap)
-        if maps_dtype not in _MAP_DTYPES:
-            raise bad_argument("maps_dtype", f"one of {', '.join(repr(d) for d in _MAP_DTYPES)}", maps_dtype)
+            raise bad_argument("saliency", "a result with at least one image", first)
+        image = check_int("image", image, 0, n, "image number")
+        row_sets = []
+        for r in results:
+            rows = r.saliency.rows_for_image(image)
+            if rows.size == 0:
+                where = "this result" if len(results) == 1 else r.where
+                raise bad_argument("image", "an image with at least one map", image, f"Image {image} has no rows in {where}")
+            row_sets.append(rows)
+        method_index = check_int("method_index", method_index, 0, len(results), "method position")
+        selected = check_int("selected", selected, 0, row_sets[method_index].size, "class position")
+        opacity = check_opacity(opacity)
+        colormap = check_colormap(colormap)
+        scale = check_choice("scale", scale, SCALES)
+        maps_dtype = check_maps_dtype(maps_dtype)
         if title is not None and not isinstance(title, str):
             raise bad_argument("title", "a str or None", title)
 
-        maps = saliency.maps[rows]
-        if maps_dtype == "float16" and not float16_safe(maps):
-            maps_dtype = "float32"
+        blocks = [r.saliency.maps[rows] for r, rows in zip(results, row_sets)]
+        maps_dtype = choose_maps_dtype(maps_dtype, blocks)
         #: the dtype the maps were actually sent as
         self.maps_dtype = maps_dtype
         #: which image of the result this viewer shows
         self.image_number = image
-        self._method_name = saliency.method
+        self._method_names = [r.name for r in results]
+        self._ready = False
 
-        probabilities = saliency.probabilities[image]
-        classes = []
-        for row in rows:
-            target = int(saliency.targets[row])
-            known = 0 <= target < probabilities.shape[0]
-            classes.append(
-                {
-                    "index": target,
-                    "label": saliency.target_label(int(row)),
-                    "probability": float(probabilities[target]) if known else None,
-                }
-            )
+        classes: list[dict[str, Any]] = []
+        methods: list[dict[str, Any]] = []
+        for r, rows in zip(results, row_sets):
+            sal = r.saliency
+            detail = method_detail(sal)
+            if len(results) > 1 and r.name != sal.method:
+                detail = f"{r.name}: {detail}"
+            methods.append({"name": r.name, "detail": detail, "start": len(classes), "count": int(rows.size)})
+            classes.extend(class_info(sal, int(row)) for row in rows)
 
+        probabilities = first.probabilities[image]
         if title is None:
             title = f"Image {image}"
-            if probabilities.size and len(saliency.labels) == probabilities.shape[0]:
+            if probabilities.size and len(first.labels) == probabilities.shape[0]:
                 top = int(probabilities.argmax())
-                title += f": predicted {saliency.labels[top]} ({probabilities[top] * 100:.1f}%)"
-        method_text = saliency.method
-        if saliency.layer:
-            method_text += f" \u00b7 layer {saliency.layer}"
-        if saliency.elapsed > 0:
-            method_text += f" \u00b7 {_format_elapsed(saliency.elapsed)} for {len(saliency)} maps"
+                title += f": predicted {first.labels[top]} ({probabilities[top] * 100:.1f}%)"
+        method_text = methods[0]["detail"] if len(results) == 1 else ", ".join(self._method_names)
 
         super().__init__(
-            image=image_payload(saliency.images[image]),
-            maps=array_payload(maps, maps_dtype),
+            image=image_payload(first.images[image]),
+            maps=array_payload(np.concatenate(blocks), maps_dtype),
             classes=classes,
+            methods=methods,
+            method_index=method_index,
             selected=selected,
             opacity=opacity,
             colormap=colormap,
+            scale=scale,
             title=title,
             method=method_text,
         )
+        self._ready = True
 
     # ------------------------------------------------------------------ front-end state checks
+    def _block(self, method_index: int | None = None) -> tuple[int, int]:
+        """(start, count) of a method's rows; the whole list for a state without methods."""
+        m = self.method_index if method_index is None else method_index
+        if not self.methods:
+            return 0, len(self.classes)
+        block = self.methods[m]
+        return int(block["start"]), int(block["count"])
+
     @traitlets.validate("selected")
     def _validate_selected(self, proposal: Any) -> int:
         value = proposal["value"]
-        k = len(self.classes)
+        m = self.method_index
+        k = self._block()[1] if 0 <= m < max(1, len(self.methods)) else 0
         if not 0 <= value < k:
-            raise traitlets.TraitError(f"selected: expected a class position in [0, {k}); got {describe(value)}")
+            where = f" of method {self.methods[m]['name']!r}" if len(self.methods) > 1 else ""
+            raise traitlets.TraitError(f"selected: expected a class position{where} in [0, {k}); got {describe(value)}")
         return value
+
+    @traitlets.validate("method_index")
+    def _validate_method_index(self, proposal: Any) -> int:
+        value = proposal["value"]
+        k = max(1, len(self.methods))
+        if not 0 <= value < k:
+            raise traitlets.TraitError(f"method_index: expected a method position in [0, {k}); got {describe(value)}")
+        return value
+
+    @traitlets.observe("method_index")
+    def _keep_class_across_methods(self, change: Any) -> None:
+        """A method switch from Python keeps the class shown when the new method has it.
+
+        The front end sends ``method_index`` and ``selected`` together; then ``selected``
+        is already right and is left alone.
+        """
+        if not getattr(self, "_ready", False) or "selected" in getattr(self, "_property_lock", {}):
+            return
+        old_start, old_count = self._block(change["old"])
+        new_start, new_count = self._block(change["new"])
+        position = min(self.selected, old_count - 1)
+        shown = self.classes[old_start + position]
+        keep = 0
+        for i in range(new_count):
+            c = self.classes[new_start + i]
+            same = c["index"] == shown["index"] if shown["index"] >= 0 else c["label"] == shown["label"]
+            if same:
+                keep = i
+                break
+        self.selected = keep
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
@@ -196,24 +247,47 @@ class SaliencyViewer(XWidget):
     def _validate_colormap(self, proposal: Any) -> str:
         value = proposal["value"]
         if value not in COLORMAPS:
-            raise traitlets.TraitError(
-                f"colormap: expected one of {', '.join(repr(c) for c in COLORMAPS)}; got {describe(value)}"
-            )
+            raise trait_error_choice("colormap", value, COLORMAPS)
+        return value
+
+    @traitlets.validate("scale")
+    def _validate_scale(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value not in SCALES:
+            raise trait_error_choice("scale", value, SCALES)
         return value
 
     # ------------------------------------------------------------------ access
     @property
+    def method_names(self) -> list[str]:
+        """The methods' names, in picker order."""
+        return list(self._method_names)
+
+    @property
+    def shown_method(self) -> str:
+        """The name of the method shown now."""
+        return self._method_names[self.method_index]
+
+    @property
     def selected_class(self) -> ClassInfo:
         """The class shown now: position in the picker, class index, label and probability."""
-        c = self.classes[self.selected]
+        start, _ = self._block()
+        c = self.classes[start + self.selected]
         return ClassInfo(self.selected, int(c["index"]), str(c["label"]), c["probability"])
 
     def _repr_fields(self) -> Iterable[tuple[str, Any]]:
-        labels = [c["label"] for c in self.classes]
+        start, count = self._block()
+        labels = [c["label"] for c in self.classes[start : start + count]]
         shown = labels if len(labels) <= 6 else labels[:5] + [f"... {len(labels) - 5} more"]
-        yield "method", self._method_name
+        if len(self._method_names) > 1:
+            yield "methods", self._method_names
+            yield "method_index", self.method_index
+        else:
+            yield "method", self._method_names[0] if self.methods else self.method
         yield "image", self.image_number
         yield "classes", shown
         yield "selected", self.selected
         yield "colormap", self.colormap
         yield "opacity", self.opacity
+        if self.scale != "auto":
+            yield "scale", self.scale

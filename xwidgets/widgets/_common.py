@@ -1,0 +1,208 @@
+"""What the widgets share: argument checks, trait choices, and reading `Saliency` results.
+
+Several widgets take one or several `Saliency` results (one per method) for the same images;
+:func:`named_results` and :func:`check_same_images` turn what the user passed into named
+results and check, with messages that say which result and which image differ.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from .._validation import bad_argument, describe
+
+__all__ = [
+    "COLORMAPS",
+    "DIVERGING_COLORMAP",
+    "SCALES",
+    "MAP_DTYPES",
+    "check_int",
+    "check_opacity",
+    "check_colormap",
+    "check_choice",
+    "check_maps_dtype",
+    "format_elapsed",
+    "method_detail",
+    "named_results",
+    "check_same_images",
+    "class_info",
+    "choose_maps_dtype",
+    "trait_error_choice",
+    "NamedResult",
+]
+
+#: colour maps the front end knows (js/lib/colormaps.ts, COLORMAP_NAMES); viridis is the
+#: colour-blind-safe default. They colour maps shown min-max.
+COLORMAPS = ("viridis", "magma", "inferno", "plasma", "cividis", "gray")
+
+#: the diverging map (js/lib/colormaps.ts, DIVERGING_COLORMAP) of maps shown signed
+DIVERGING_COLORMAP = "RdBu_r"
+
+#: how values become colours (js/lib/normalise.ts, SCALES): "minmax" stretches [min, max]
+#: over the colour map; "signed" uses DIVERGING_COLORMAP centred on 0 with limits +-max|v|;
+#: "auto" is "signed" for maps with both signs and "minmax" otherwise.
+SCALES = ("auto", "minmax", "signed")
+
+MAP_DTYPES = ("float16", "float32")
+
+
+def check_int(argument: str, value: Any, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise bad_argument(argument, f"an int {what} in [{low}, {high})", value)
+    value = int(value)
+    if not low <= value < high:
+        raise bad_argument(argument, f"an int {what} in [{low}, {high})", value)
+    return value
+
+
+def check_opacity(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise bad_argument("opacity", "a number in [0, 1]", value)
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise bad_argument("opacity", "a number in [0, 1]", value)
+    return value
+
+
+def check_choice(argument: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise bad_argument(argument, f"one of {', '.join(repr(c) for c in choices)}", value)
+    return value
+
+
+def check_colormap(value: Any) -> str:
+    return check_choice("colormap", value, COLORMAPS)
+
+
+def check_maps_dtype(value: Any) -> str:
+    return check_choice("maps_dtype", value, MAP_DTYPES)
+
+
+def trait_error_choice(argument: str, value: Any, choices: tuple[str, ...]):
+    """The TraitError of an out-of-range choice sent by the front end."""
+    import traitlets
+
+    return traitlets.TraitError(
+        f"{argument}: expected one of {', '.join(repr(c) for c in choices)}; got {describe(value)}"
+    )
+
+
+def format_elapsed(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def method_detail(saliency: Any, *, with_method: bool = True) -> str:
+    """``"gradcam · layer features.7 · 250 ms for 6 maps"``: what the method line shows."""
+    parts = [saliency.method] if with_method else []
+    if saliency.layer:
+        parts.append(f"layer {saliency.layer}")
+    if saliency.elapsed > 0:
+        parts.append(f"{format_elapsed(saliency.elapsed)} for {len(saliency)} maps")
+    return " \u00b7 ".join(parts)
+
+
+# --------------------------------------------------------------------------- several results
+class NamedResult(NamedTuple):
+    """One result with its display name and how messages refer to it (``saliency[1] ('ig')``)."""
+
+    name: str
+    saliency: Any
+    where: str
+
+
+def named_results(value: Any, argument: str) -> list[NamedResult]:
+    """One `Saliency`, a list of them or a dict name -> `Saliency`, as named results.
+
+    A list names each result by its method; a name that repeats gets " (2)", " (3)"...
+    """
+    from ..saliency.result import Saliency
+
+    expected = "a Saliency result (from xw.explain), or a list or dict of them"
+    if isinstance(value, Saliency):
+        return [NamedResult(value.method, value, argument)]
+    if isinstance(value, Mapping):
+        items: list[tuple[Any, Any, str]] = [(k, v, f"{argument}[{k!r}]") for k, v in value.items()]
+        for key, _, _ in items:
+            if not isinstance(key, str) or not key.strip():
+                raise bad_argument(f"{argument} keys", "non-empty str method names", key)
+    elif isinstance(value, (list, tuple)):
+        items = [(None, v, f"{argument}[{i}]") for i, v in enumerate(value)]
+    else:
+        raise bad_argument(argument, expected, value)
+    if not items:
+        raise bad_argument(argument, "at least one Saliency result", value)
+    out: list[NamedResult] = []
+    seen: dict[str, int] = {}
+    for key, sal, where in items:
+        if not isinstance(sal, Saliency):
+            raise bad_argument(where, "a Saliency result (from xw.explain)", sal)
+        name = key if key is not None else sal.method
+        if key is None:
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:
+                name = f"{name} ({seen[name]})"
+        out.append(NamedResult(name, sal, f"{where} ({sal.method!r})" if key is None else where))
+    return out
+
+
+def check_same_images(results: list[NamedResult], argument: str) -> None:
+    """Every result explains the same images, pixel for pixel, with maps of the same size.
+
+    The message names the result that differs, the first result and what differs.
+    """
+    if len(results) < 2:
+        return
+    ref = results[0]
+    a = ref.saliency
+    for other in results[1:]:
+        b = other.saliency
+        prefix = f"{other.where}: expected the same images as {ref.where}"
+        if b.images.shape != a.images.shape:
+            na, nb = a.images.shape[0], b.images.shape[0]
+            if na != nb:
+                raise ValueError(f"{prefix}; got {nb} image{'s' if nb != 1 else ''} where it has {na}")
+            raise ValueError(
+                f"{prefix}; got images of {b.images.shape[2]}x{b.images.shape[1]} pixels "
+                f"where it has {a.images.shape[2]}x{a.images.shape[1]}"
+            )
+        for i in range(a.images.shape[0]):
+            if not np.array_equal(a.images[i], b.images[i]):
+                diff = int(np.abs(a.images[i].astype(np.int16) - b.images[i].astype(np.int16)).max())
+                raise ValueError(
+                    f"{prefix}; image {i} differs (largest pixel difference {diff}). "
+                    "Explain the same images, with the same preprocessing, with every method"
+                )
+        if b.maps.shape[1:] != a.maps.shape[1:]:
+            raise ValueError(
+                f"{other.where}: expected maps of the same size as {ref.where} "
+                f"({a.maps.shape[2]}x{a.maps.shape[1]}); got {b.maps.shape[2]}x{b.maps.shape[1]}"
+            )
+
+
+def class_info(saliency: Any, row: int) -> dict[str, Any]:
+    """``{"index", "label", "probability"}`` of the class that map ``row`` explains."""
+    target = int(saliency.targets[row])
+    probabilities = saliency.probabilities[int(saliency.image_index[row])]
+    known = 0 <= target < probabilities.shape[0]
+    return {
+        "index": target,
+        "label": saliency.target_label(int(row)),
+        "probability": float(probabilities[target]) if known else None,
+    }
+
+
+def choose_maps_dtype(requested: str, blocks: list[np.ndarray]) -> str:
+    """``requested``, or float32 when float16 cannot carry one of the blocks (one per method).
+
+    Each method's maps are checked on their own: a method whose maps peak at 1e-6 (raw
+    gradients) needs float32 even when another method's peak at 1.
+    """
+    from .serialise import float16_safe
+
+    if requested == "float16" and not all(float16_safe(b) for b in blocks):
+        return "float32"
+    return requested
