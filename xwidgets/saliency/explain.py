@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any
@@ -56,7 +57,7 @@ def explain(
     inputs, display = adapter.prepare(images)
     plan = TargetPlan(target, inputs.shape[0])
 
-    maps, logits, targets = [], [], []
+    maps, logits, targets, extras = [], [], [], []
     start = time.perf_counter()
     with frozen_eval(adapter.model):
         for lo in range(0, inputs.shape[0], batch_size):
@@ -65,6 +66,7 @@ def explain(
             maps.append(_to_input_size(out.maps, inputs.shape[-2:]).transpose(0, 1))  # (B, K, H, W)
             logits.append(out.logits)
             targets.append(out.targets.transpose(0, 1))  # (B, K)
+            extras.append((tuple(out.targets.shape), out.extras))  # ((K, B), extras)
     all_logits = torch.cat(logits)
     all_maps = torch.cat(maps)
     all_targets = torch.cat(targets)
@@ -86,11 +88,48 @@ def explain(
         probabilities=probabilities,
         labels=adapter.labels,
         method=spec.name,
-        params={**dataclasses.asdict(method_params), "target": _describe_target(target)},
+        params={**_params_dict(method_params), "target": _describe_target(target), **_merge_extras(extras)},
         elapsed=elapsed,
         layer=layer,
         device=str(inputs.device),
     )
+
+
+def _params_dict(params: Any) -> dict[str, Any]:
+    """``dataclasses.asdict``, except that callables (a baseline function, a progress
+    callback that may be a widget's bound method) are kept as they are, not deep-copied."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out[field.name] = dataclasses.asdict(value)
+        elif callable(value):
+            out[field.name] = value
+        else:
+            out[field.name] = copy.deepcopy(value)
+    return out
+
+
+def _merge_extras(batches: list[tuple[tuple[int, int], dict[str, Any]]]) -> dict[str, Any]:
+    """The methods' ``MethodOutput.extras`` of every batch as ``{"extras": {...}}`` (empty
+    when there are none): tensors shaped (K, B, ...) become per-row numpy arrays (rows
+    image-major, like the maps), other values come from the first batch."""
+    if not batches or not batches[0][1]:
+        return {}
+    merged: dict[str, Any] = {}
+    for key, first in batches[0][1].items():
+        if isinstance(first, torch.Tensor) and first.ndim >= 2:
+            parts = [extras.get(key) for _, extras in batches]
+            per_row = all(
+                isinstance(p, torch.Tensor) and tuple(p.shape[:2]) == kb and p.shape[2:] == first.shape[2:]
+                for p, (kb, _) in zip(parts, batches)
+            )
+            if per_row:
+                rows = torch.cat([p.detach().transpose(0, 1) for p in parts])  # (N, K, ...)
+                merged[key] = rows.reshape(-1, *rows.shape[2:]).float().cpu().numpy()
+                continue
+        merged[key] = first.detach().cpu().numpy() if isinstance(first, torch.Tensor) else first
+    return {"extras": merged}
 
 
 def _to_input_size(maps: torch.Tensor, size: torch.Size) -> torch.Tensor:

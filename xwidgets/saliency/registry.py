@@ -17,11 +17,18 @@ __all__ = ["MethodSpec", "MethodOutput", "register", "get_method", "list_methods
 
 @dataclasses.dataclass
 class MethodOutput:
-    """What a method computes for one batch of B images and K target passes."""
+    """What a method computes for one batch of B images and K target passes.
+
+    ``extras``: anything else the method recorded (an optimisation's iteration count
+    and final losses). A tensor whose shape starts with (K, B) is per (target, image):
+    ``explain`` stores it per ``Saliency`` row, like the maps; other values are stored
+    as the first batch gave them. They end up in ``Saliency.params["extras"]``.
+    """
 
     maps: torch.Tensor  # (K, B, h, w), any resolution; the engine upsamples
     logits: torch.Tensor  # (B, C) of the clean forward pass
     targets: torch.Tensor  # (K, B) class per pass and image (-1 for a callable target)
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

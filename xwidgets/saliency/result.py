@@ -33,7 +33,8 @@ class Saliency:
         probabilities: ``(N, C)`` float32 softmax of the model's clean forward pass.
         labels: the model's class names (length C).
         method: registry name of the method.
-        params: the method's parameters, as a plain dict.
+        params: the method's parameters, as a plain dict; methods that optimise add
+            ``params["extras"]`` (iterations, final losses, per-row arrays).
         elapsed: seconds spent computing the maps.
         layer: the layer a CAM-type method read, if any.
         device: the device the maps were computed on.
