@@ -13,24 +13,18 @@
 // longest side of a cell) | title.
 
 import { decodeArray, type ArrayPayload } from "./lib/buffers";
-import {
-  COLORMAP_NAMES,
-  DEFAULT_COLORMAP,
-  DIVERGING_COLORMAP,
-  colormapColor,
-  colormapGradient,
-  getColormap,
-  isColormap,
-} from "./lib/colormaps";
-import { h, listen } from "./lib/dom";
+import { colormapColor } from "./lib/colormaps";
+import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
+import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeImage, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
 import { classKey, type ClassInfo } from "./lib/methods";
-import type { RenderProps, WidgetModel } from "./lib/model";
-import { colourise, isScale, level, type Display, type Range, type Scale } from "./lib/normalise";
+import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
+import { level, type Display, type Range } from "./lib/normalise";
+import { displayColormap, drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
 import { cellAtRelative, crosshairAt, relativeIn, type Relative } from "./lib/pointer";
 import { SHARED_SCALES, cellLimits, cellRanges, gridDisplays, isSharedScale, type SharedScale } from "./lib/scales";
-import { clampOpacity, navigate, navigateGrid, readGridCell, type GridCell } from "./lib/selection";
+import { clampOpacity, navigateGrid, readGridCell, type GridCell } from "./lib/selection";
 import { COMPARE_GRID_CSS } from "./compare_grid.styles";
 
 interface Column {
@@ -54,11 +48,6 @@ interface GridMaps {
 
 const DEFAULT_CELL = 160;
 const SHARED_LABELS: Readonly<Record<SharedScale, string>> = { cell: "Per map", method: "Per method", global: "Global" };
-const SCALE_LABELS: ReadonlyArray<[Scale, string]> = [
-  ["auto", "Auto (signed when \u00b1)"],
-  ["minmax", "Min\u2013max"],
-  ["signed", "Signed, centred on 0"],
-];
 const READOUT_HINT = "Hover over a map: the crosshair follows in every map, with each method's value below.";
 
 function readGridMaps(value: unknown): GridMaps {
@@ -121,14 +110,9 @@ function render({ model, el }: RenderProps): () => void {
   let disposed = false;
 
   // ---------------------------------------------------------------- DOM
-  const root = h("div", "xw-root xw-compare", { "data-testid": "xw-compare", "data-ready": "false" });
-  const style = h("style");
-  style.textContent = COMPARE_GRID_CSS;
-
-  const header = h("header", "xw-header");
-  const title = h("div", "xw-title", { "data-testid": "xw-title" });
+  const { root, header, title, error, setError } = widgetFrame("compare", COMPARE_GRID_CSS);
   const subtitle = h("div", "xw-subtitle", { "data-testid": "xw-subtitle" });
-  header.append(title, subtitle);
+  header.append(subtitle);
 
   const toolbar = h("div", "xw-toolbar");
   const uid = `xw-cg-${Math.random().toString(36).slice(2, 10)}`;
@@ -144,28 +128,17 @@ function render({ model, el }: RenderProps): () => void {
   sharedGroup.append(...sharedButtons);
   sharedControl.append(sharedHeading, sharedGroup);
 
+  const controls = displayControls({ uid, colormapClass: "xw-select", scaleClass: "xw-select", scaleText: "Values" });
   const scaleControl = h("div", "xw-control");
-  const scaleLabel = h("label", "xw-heading", { for: `${uid}-scale` }, "Values");
-  const scaleSelect = h("select", "xw-select", { id: `${uid}-scale`, "data-testid": "xw-scale" });
-  for (const [value, text] of SCALE_LABELS) scaleSelect.append(h("option", null, { value }, text));
-  scaleControl.append(scaleLabel, scaleSelect);
+  scaleControl.append(controls.scaleLabel, controls.scale);
 
   const colormapControl = h("div", "xw-control");
-  const colormapLabel = h("label", "xw-heading", { for: `${uid}-colormap` }, "Colour map");
-  const colormap = h("select", "xw-select", { id: `${uid}-colormap`, "data-testid": "xw-colormap" });
-  for (const name of COLORMAP_NAMES) colormap.append(h("option", null, { value: name }, name));
-  colormapControl.append(colormapLabel, colormap);
+  colormapControl.append(controls.colormapLabel, controls.colormap);
 
   const opacityControl = h("div", "xw-control");
-  const opacityLabel = h("label", "xw-heading", { for: `${uid}-opacity` }, "Opacity");
   const opacityRow = h("div", "xw-opacity-row");
-  const opacity = h("input", "xw-opacity", {
-    id: `${uid}-opacity`, type: "range", min: 0, max: 1, step: 0.01, "data-testid": "xw-opacity",
-  });
-  const opacityValue = h("output", "xw-opacity-value", { "data-testid": "xw-opacity-value" });
-  opacityValue.htmlFor.add(opacity.id);
-  opacityRow.append(opacity, opacityValue);
-  opacityControl.append(opacityLabel, opacityRow);
+  opacityRow.append(controls.opacity, controls.opacityValue);
+  opacityControl.append(controls.opacityLabel, opacityRow);
 
   toolbar.append(sharedControl, scaleControl, colormapControl, opacityControl);
 
@@ -173,8 +146,7 @@ function render({ model, el }: RenderProps): () => void {
   const grid = h("div", "xw-grid", { role: "grid", "aria-label": "Saliency maps, methods by images", "data-testid": "xw-grid" });
   scroll.append(grid);
   const readout = h("div", "xw-readout", { "data-testid": "xw-readout", "aria-live": "polite", "data-active": "false" });
-  const error = h("div", "xw-error", { role: "alert", "data-testid": "xw-error", hidden: true });
-  root.append(style, header, toolbar, scroll, readout, error);
+  root.append(toolbar, scroll, readout, error);
   el.replaceChildren(root);
 
   // ---------------------------------------------------------------- state
@@ -194,27 +166,9 @@ function render({ model, el }: RenderProps): () => void {
   let limitsOf: GridMaps | null = null;
   let focusCell: GridCell = [0, 0];
   let hover: Relative | null = null;
-  const errors = new Map<string, string>();
-
-  function setError(key: string, message: string | null): void {
-    if (message === null) errors.delete(key);
-    else errors.set(key, message);
-    error.hidden = errors.size === 0;
-    error.textContent = [...errors.values()].join(" ");
-  }
 
   const N = (): number => methods.length;
   const M = (): number => columns.length;
-
-  function currentColormap(): string {
-    const name = model.get("colormap");
-    return isColormap(name) ? name : DEFAULT_COLORMAP;
-  }
-
-  function currentScale(): Scale {
-    const value = model.get("scale");
-    return isScale(value) ? value : "auto";
-  }
 
   function currentShared(): SharedScale {
     const value = model.get("shared_scale");
@@ -235,10 +189,6 @@ function render({ model, el }: RenderProps): () => void {
     return maps !== null && maps.methods === N() && maps.images === M() && maps.rows > 0 && maps.cols > 0 ? maps : null;
   }
 
-  function lutFor(d: Display): string {
-    return d.signed ? DIVERGING_COLORMAP : currentColormap();
-  }
-
   // ---------------------------------------------------------------- grid structure
   function cssSize(): { w: number; h: number } {
     const s = cellSize();
@@ -254,7 +204,7 @@ function render({ model, el }: RenderProps): () => void {
     colHeads = [];
     const { w, h: hgt } = cssSize();
     grid.style.gridTemplateColumns = `minmax(120px, max-content) repeat(${M()}, ${w}px)`;
-    const dpr = Math.min(2, Math.max(1, globalThis.devicePixelRatio || 1));
+    const dpr = pixelRatio();
 
     const headRow = h("div", null, { role: "row", style: "display: contents" });
     const corner = h("div", "xw-corner", { role: "columnheader" });
@@ -348,17 +298,12 @@ function render({ model, el }: RenderProps): () => void {
       limits = cellLimits(g.data, g.methods, g.images, size);
       limitsOf = g;
     }
-    displays = gridDisplays(ranges, g.methods, g.images, currentShared(), currentScale(), limits);
+    displays = gridDisplays(ranges, g.methods, g.images, currentShared(), readScale(model), limits);
+    const colormap = readColormap(model);
     for (const cell of cells) {
       const k = cell.n * g.images + cell.m;
       const d = displays[k];
-      cell.heat.width = g.cols;
-      cell.heat.height = g.rows;
-      const hctx = cell.heat.getContext("2d");
-      if (hctx === null) continue;
-      const pixels = hctx.createImageData(g.cols, g.rows);
-      colourise(g.data, k * size, size, d.range, getColormap(lutFor(d)), pixels.data, d.signed);
-      hctx.putImageData(pixels, 0, 0);
+      if (!paintHeat(cell.heat, g.data, k, g.rows, g.cols, d, colormap)) continue;
       cell.el.dataset.min = String(d.range.min);
       cell.el.dataset.max = String(d.range.max);
       cell.el.dataset.signed = String(d.signed);
@@ -375,43 +320,27 @@ function render({ model, el }: RenderProps): () => void {
     for (const cell of cells) {
       const ctx = cell.canvas.getContext("2d");
       if (ctx === null) continue;
-      ctx.clearRect(0, 0, cell.canvas.width, cell.canvas.height);
-      const img = images[cell.m];
-      ctx.globalAlpha = 1;
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      if (img) ctx.drawImage(img, 0, 0, cell.canvas.width, cell.canvas.height);
-      if (ready) {
-        ctx.globalAlpha = alpha;
-        ctx.drawImage(cell.heat, 0, 0, cell.canvas.width, cell.canvas.height);
-        ctx.globalAlpha = 1;
-      }
+      drawOverlay(ctx, cell.canvas, images[cell.m], ready ? cell.heat : null, alpha);
     }
   }
 
   /** Each row header's colour bar: its colour map and, when its maps share one, the range. */
   function updateRowScales(): void {
     const shared = currentShared();
+    const colormap = readColormap(model);
     rowHeads.forEach((head, n) => {
       const ramp = head.querySelector<HTMLElement>(".xw-row-ramp");
       const ticks = head.querySelectorAll<HTMLElement>(".xw-row-ticks span");
       const d = displays[n * M()];
       if (ramp === null || ticks.length !== 3) return;
-      if (d === undefined) {
-        ramp.style.background = colormapGradient(currentColormap());
-        ticks.forEach((t) => (t.textContent = ""));
-        return;
-      }
-      ramp.style.background = colormapGradient(lutFor(d));
+      paintColourBar(ramp, ticks[0], ticks[2], d ?? null, colormap);
+      ticks[1].textContent = d?.signed ? "0" : "";
+      if (d === undefined) return;
       head.dataset.signed = String(d.signed);
       if (shared === "cell") {
         ticks[0].textContent = d.signed ? "\u2212max" : "min";
         ticks[1].textContent = d.signed ? "0" : "per map";
         ticks[2].textContent = d.signed ? "+max" : "max";
-      } else {
-        ticks[0].textContent = formatValue(d.range.min);
-        ticks[1].textContent = d.signed ? "0" : "";
-        ticks[2].textContent = formatValue(d.range.max);
       }
     });
   }
@@ -468,7 +397,7 @@ function render({ model, el }: RenderProps): () => void {
       const swatch = h("span", "xw-swatch", { "aria-hidden": "true" });
       if (d !== undefined) {
         const l = level(v, d.range);
-        swatch.style.background = l < 0 ? "transparent" : colormapColor(lutFor(d), l);
+        swatch.style.background = l < 0 ? "transparent" : colormapColor(displayColormap(d, readColormap(model)), l);
       }
       item.append(swatch, h("span", null, {}, `${method.name} ${formatValue(v)}`));
       return item;
@@ -553,12 +482,7 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- controls
   function syncShared(): void {
-    const s = currentShared();
-    for (const b of sharedButtons) {
-      const on = b.dataset.value === s;
-      b.setAttribute("aria-checked", String(on));
-      b.tabIndex = on ? 0 : -1;
-    }
+    checkRadio(sharedButtons, SHARED_SCALES.indexOf(currentShared()));
   }
 
   function chooseShared(value: SharedScale, focus: boolean): void {
@@ -568,37 +492,15 @@ function render({ model, el }: RenderProps): () => void {
     model.save_changes();
   }
 
-  function syncOpacity(): void {
-    const v = clampOpacity(model.get("opacity"));
-    if (document.activeElement !== opacity || Number(opacity.value) !== v) opacity.value = String(v);
-    opacityValue.textContent = `${Math.round(v * 100)}%`;
-  }
+  const sync = bindDisplayControls(model, controls, cleanups);
 
   cleanups.push(
-    listen(sharedGroup, "click", (event) => {
-      const b = (event.target as Element).closest<HTMLButtonElement>(".xw-segment");
-      if (b === null || !isSharedScale(b.dataset.value)) return;
-      chooseShared(b.dataset.value, false);
-    }),
-    listen(sharedGroup, "keydown", (event) => {
-      const next = navigate(SHARED_SCALES.indexOf(currentShared()), event.key, SHARED_SCALES.length);
-      if (next === null) return;
-      event.preventDefault();
-      chooseShared(SHARED_SCALES[next], true);
-    }),
-    listen(scaleSelect, "change", () => {
-      if (!isScale(scaleSelect.value)) return;
-      model.set("scale", scaleSelect.value);
-      model.save_changes();
-    }),
-    listen(colormap, "change", () => {
-      if (!isColormap(colormap.value)) return;
-      model.set("colormap", colormap.value);
-      model.save_changes();
-    }),
-    listen(opacity, "input", () => {
-      model.set("opacity", clampOpacity(Number(opacity.value)));
-      model.save_changes();
+    ...bindRadioGroup(sharedGroup, {
+      selector: ".xw-segment",
+      position: (button) => (isSharedScale(button.dataset.value) ? SHARED_SCALES.indexOf(button.dataset.value) : null),
+      current: () => SHARED_SCALES.indexOf(currentShared()),
+      count: () => SHARED_SCALES.length,
+      choose: (position, focus) => chooseShared(SHARED_SCALES[position], focus),
     }),
   );
 
@@ -612,13 +514,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadMaps(): void {
-    try {
-      maps = readGridMaps(model.get("maps"));
-      setError("maps", null);
-    } catch (e) {
-      maps = null;
-      setError("maps", `Cannot read the maps: ${(e as Error).message}.`);
-    }
+    maps = readOrReport(setError, "maps", () => readGridMaps(model.get("maps")));
     checkShape();
   }
 
@@ -664,18 +560,13 @@ function render({ model, el }: RenderProps): () => void {
       imageSize = sized;
       build();
     }
-    Promise.allSettled(payloads.map((p) => decodeImage(p as ImagePayload))).then((results) => {
-      const decoded = results.map((r) => (r.status === "fulfilled" ? r.value : null));
-      if (disposed || token !== imageToken) {
-        decoded.forEach((d) => releaseImage(d));
-        return;
-      }
+    void decodeAll(payloads as ImagePayload[], () => !disposed && token === imageToken).then((results) => {
+      if (results === null) return;
       images.forEach((d) => releaseImage(d));
-      images = decoded;
+      images = results.map((r) => (r.status === "fulfilled" ? r.value : null));
       const failed = results.findIndex((r) => r.status === "rejected");
       if (failed >= 0) {
-        const reason = (results[failed] as PromiseRejectedResult).reason as Error;
-        setError("image", `Cannot decode image ${failed}: ${reason?.message ?? String(reason)}.`);
+        setError("image", `Cannot decode image ${failed}: ${errorText((results[failed] as PromiseRejectedResult).reason)}.`);
       }
       draw();
       root.dataset.ready = "true";
@@ -689,9 +580,9 @@ function render({ model, el }: RenderProps): () => void {
 
   const handlers: Array<[string, () => void]> = [
     ["change:selected", syncSelection],
-    ["change:opacity", () => { syncOpacity(); draw(); }],
-    ["change:colormap", () => { colormap.value = currentColormap(); recolour(); }],
-    ["change:scale", () => { scaleSelect.value = currentScale(); recolour(); }],
+    ["change:opacity", () => { sync.opacity(); draw(); }],
+    ["change:colormap", () => { sync.colormap(); recolour(); }],
+    ["change:scale", () => { sync.scale(); recolour(); }],
     ["change:shared_scale", () => { syncShared(); recolour(); }],
     ["change:maps", () => { loadMaps(); rebuild(); }],
     ["change:methods", () => { loadLabels(); loadText(); rebuild(); }],
@@ -701,18 +592,15 @@ function render({ model, el }: RenderProps): () => void {
     ["change:images", loadImages],
     ["change:title", loadText],
   ];
-  for (const [event, handler] of handlers) {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  }
+  cleanups.push(...subscribe(model, handlers));
 
   loadLabels();
   loadMaps();
   loadText();
-  colormap.value = currentColormap();
-  scaleSelect.value = currentScale();
+  sync.colormap();
+  sync.scale();
   syncShared();
-  syncOpacity();
+  sync.opacity();
   const first = Array.isArray(model.get("images")) ? (model.get("images") as unknown[])[0] : undefined;
   try {
     if (first !== undefined) imageSize = checkImagePayload(first);

@@ -13,22 +13,17 @@
 // scale "auto" | "minmax" | "signed" | title | method (fallback text of the method line).
 
 import { decodeArray, type ArrayPayload } from "./lib/buffers";
-import {
-  COLORMAP_NAMES,
-  DEFAULT_COLORMAP,
-  DIVERGING_COLORMAP,
-  colormapGradient,
-  getColormap,
-  isColormap,
-} from "./lib/colormaps";
-import { h, listen } from "./lib/dom";
+import { DIVERGING_COLORMAP } from "./lib/colormaps";
+import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
+import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
 import { classText, formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeImage, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
 import { carrySelection, readClasses, readMethods, type ClassInfo, type MethodInfo } from "./lib/methods";
-import type { RenderProps, WidgetModel } from "./lib/model";
-import { absQuantile, colourise, displayFor, isScale, isSignedDisplay, level, mapRange, type Display, type Scale } from "./lib/normalise";
+import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
+import { absQuantile, displayFor, isSignedDisplay, level, mapRange, type Display } from "./lib/normalise";
+import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
 import { cellAt } from "./lib/pointer";
-import { clampOpacity, clampSelection, navigate } from "./lib/selection";
+import { clampOpacity, clampSelection } from "./lib/selection";
 import { SALIENCY_VIEWER_CSS } from "./saliency_viewer.styles";
 
 export type { ClassInfo, MethodInfo };
@@ -42,12 +37,6 @@ interface Maps {
 
 /** Longest side of the drawn image in CSS pixels (the canvas keeps the image's aspect). */
 const DISPLAY_SIZE = 320;
-
-const SCALE_LABELS: ReadonlyArray<[Scale, string]> = [
-  ["auto", "Auto (signed when \u00b1)"],
-  ["minmax", "Min\u2013max"],
-  ["signed", "Signed, centred on 0"],
-];
 
 function readMaps(value: unknown): Maps {
   const decoded = decodeArray(value as ArrayPayload);
@@ -63,15 +52,10 @@ function render({ model, el }: RenderProps): () => void {
   let disposed = false;
 
   // ---------------------------------------------------------------- DOM
-  const root = h("div", "xw-root xw-saliency", { "data-testid": "xw-saliency", "data-ready": "false" });
-  const style = h("style");
-  style.textContent = SALIENCY_VIEWER_CSS;
-
-  const header = h("header", "xw-header");
-  const title = h("div", "xw-title", { "data-testid": "xw-title" });
+  const { root, header, title, error, setError } = widgetFrame("saliency", SALIENCY_VIEWER_CSS);
   const methodList = h("div", "xw-method-list", { role: "radiogroup", "aria-label": "Method", "data-testid": "xw-methods" });
   const method = h("div", "xw-method", { "data-testid": "xw-method" });
-  header.append(title, methodList, method);
+  header.append(methodList, method);
 
   const stage = h("figure", "xw-stage");
   const canvas = h("canvas", "xw-canvas", { "data-testid": "xw-canvas", role: "img", width: 1, height: 1 });
@@ -79,6 +63,9 @@ function render({ model, el }: RenderProps): () => void {
   stage.append(canvas, readout);
 
   const panel = h("div", "xw-panel");
+  // Labels are tied to their controls by id (unique per render).
+  const uid = `xw-sv-${Math.random().toString(36).slice(2, 10)}`;
+  const controls = displayControls({ uid, colormapClass: "xw-colormap", scaleClass: "xw-colormap xw-scale", scaleText: "Scale" });
 
   const classSection = h("div", "xw-control xw-classes");
   const classHeading = h("div", "xw-heading", { "aria-hidden": "true" }, "Class");
@@ -87,25 +74,14 @@ function render({ model, el }: RenderProps): () => void {
 
   const opacitySection = h("div", "xw-control");
   const opacityRow = h("div", "xw-control-row");
-  const opacityLabel = h("label", "xw-heading", {}, "Opacity");
-  const opacityValue = h("output", "xw-opacity-value", { "data-testid": "xw-opacity-value" });
-  const opacity = h("input", "xw-opacity", {
-    type: "range", min: 0, max: 1, step: 0.01, "data-testid": "xw-opacity",
-  });
-  opacityRow.append(opacityLabel, opacityValue);
-  opacitySection.append(opacityRow, opacity);
+  opacityRow.append(controls.opacityLabel, controls.opacityValue);
+  opacitySection.append(opacityRow, controls.opacity);
 
   const colormapSection = h("div", "xw-control");
-  const colormapLabel = h("label", "xw-heading", {}, "Colour map");
-  const colormap = h("select", "xw-colormap", { "data-testid": "xw-colormap" });
-  for (const name of COLORMAP_NAMES) colormap.append(h("option", null, { value: name }, name));
-  colormapSection.append(colormapLabel, colormap);
+  colormapSection.append(controls.colormapLabel, controls.colormap);
 
   const scaleSection = h("div", "xw-control");
-  const scaleLabel = h("label", "xw-heading", {}, "Scale");
-  const scaleSelect = h("select", "xw-colormap xw-scale", { "data-testid": "xw-scale" });
-  for (const [value, text] of SCALE_LABELS) scaleSelect.append(h("option", null, { value }, text));
-  scaleSection.append(scaleLabel, scaleSelect);
+  scaleSection.append(controls.scaleLabel, controls.scale);
 
   const colorbar = h("div", "xw-control xw-colorbar", { "data-testid": "xw-colorbar", "data-signed": "false" });
   const colorbarHeading = h("div", "xw-heading", { "data-testid": "xw-colorbar-heading" }, "Map value");
@@ -123,19 +99,8 @@ function render({ model, el }: RenderProps): () => void {
   panel.append(classSection, opacitySection, colormapSection, scaleSection, colorbar);
   const body = h("div", "xw-body");
   body.append(stage, panel);
-  const error = h("div", "xw-error", { role: "alert", "data-testid": "xw-error", hidden: true });
-  root.append(style, header, body, error);
+  root.append(body, error);
   el.replaceChildren(root);
-
-  // Associate labels with their controls by id (unique per render).
-  const uid = `xw-sv-${Math.random().toString(36).slice(2, 10)}`;
-  opacity.id = `${uid}-opacity`;
-  opacityLabel.htmlFor = opacity.id;
-  opacityValue.htmlFor.add(opacity.id);
-  colormap.id = `${uid}-colormap`;
-  colormapLabel.htmlFor = colormap.id;
-  scaleSelect.id = `${uid}-scale`;
-  scaleLabel.htmlFor = scaleSelect.id;
 
   // ---------------------------------------------------------------- state
   let classes: ClassInfo[] = [];
@@ -146,7 +111,6 @@ function render({ model, el }: RenderProps): () => void {
   let imageToken = 0;
   /** true while the UI sets method_index and selected together (one redraw, one save) */
   let switching = false;
-  const errors = new Map<string, string>();
   // The coloured map of the current row, cached by (row, colour map, scale, maps object).
   const heat = document.createElement("canvas");
   let heatKey = "";
@@ -154,13 +118,6 @@ function render({ model, el }: RenderProps): () => void {
   let display: Display = { range: { min: 0, max: 0 }, signed: false };
 
   const ctx = canvas.getContext("2d");
-
-  function setError(key: string, message: string | null): void {
-    if (message === null) errors.delete(key);
-    else errors.set(key, message);
-    error.hidden = errors.size === 0;
-    error.textContent = [...errors.values()].join(" ");
-  }
 
   function methodIndex(): number {
     return clampSelection(model.get("method_index"), methods.length);
@@ -179,22 +136,12 @@ function render({ model, el }: RenderProps): () => void {
     return currentMethod().start + selected();
   }
 
-  function currentColormap(): string {
-    const name = model.get("colormap");
-    return isColormap(name) ? name : DEFAULT_COLORMAP;
-  }
-
-  function currentScale(): Scale {
-    const value = model.get("scale");
-    return isScale(value) ? value : "auto";
-  }
-
   function sizeCanvas(): void {
     const { width, height } = imageSize;
     const scale = DISPLAY_SIZE / Math.max(width, height);
     const cssW = Math.round(width * scale);
     const cssH = Math.round(height * scale);
-    const dpr = Math.min(2, Math.max(1, globalThis.devicePixelRatio || 1));
+    const dpr = pixelRatio();
     canvas.style.width = `${cssW}px`;
     canvas.style.height = `${cssH}px`;
     canvas.width = Math.round(cssW * dpr);
@@ -205,21 +152,15 @@ function render({ model, el }: RenderProps): () => void {
   function updateHeat(): boolean {
     if (maps === null || maps.count === 0) return false;
     const k = Math.min(currentRow(), maps.count - 1);
-    const scale = currentScale();
-    const cmap = currentColormap();
+    const scale = readScale(model);
+    const cmap = readColormap(model);
     const key = `${k}|${cmap}|${scale}`;
     if (key === heatKey && heatMaps === maps) return true;
     const n = maps.rows * maps.cols;
     const range = mapRange(maps.data, k * n, n);
     const limit = isSignedDisplay(scale, range) ? absQuantile(maps.data, k * n, n) : undefined;
     display = displayFor(scale, range, limit);
-    heat.width = maps.cols;
-    heat.height = maps.rows;
-    const hctx = heat.getContext("2d");
-    if (hctx === null) return false;
-    const pixels = hctx.createImageData(maps.cols, maps.rows);
-    colourise(maps.data, k * n, n, display.range, getColormap(display.signed ? DIVERGING_COLORMAP : cmap), pixels.data, display.signed);
-    hctx.putImageData(pixels, 0, 0);
+    if (!paintHeat(heat, maps.data, k, maps.rows, maps.cols, display, cmap)) return false;
     heatKey = key;
     heatMaps = maps;
     return true;
@@ -227,20 +168,8 @@ function render({ model, el }: RenderProps): () => void {
 
   function draw(): void {
     if (disposed || ctx === null) return;
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    if (image !== null) {
-      ctx.globalAlpha = 1;
-      ctx.imageSmoothingEnabled = true;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
-    }
     const drawn = updateHeat();
-    if (drawn) {
-      ctx.globalAlpha = clampOpacity(model.get("opacity"));
-      ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(heat, 0, 0, canvas.width, canvas.height);
-      ctx.globalAlpha = 1;
-    }
+    drawOverlay(ctx, canvas, image, drawn ? heat : null, clampOpacity(model.get("opacity")));
     updateColorbar(drawn);
     const c = classes[currentRow()];
     const m = methods.length > 1 ? `${currentMethod().name} ` : "";
@@ -253,9 +182,7 @@ function render({ model, el }: RenderProps): () => void {
 
   function updateColorbar(drawn: boolean): void {
     const signed = drawn && display.signed;
-    ramp.style.background = colormapGradient(signed ? DIVERGING_COLORMAP : currentColormap());
-    tickMin.textContent = drawn ? formatValue(display.range.min) : "";
-    tickMax.textContent = drawn ? formatValue(display.range.max) : "";
+    paintColourBar(ramp, tickMin, tickMax, drawn ? display : null, readColormap(model));
     tickMid.hidden = !signed;
     colorbar.dataset.signed = String(signed);
     colorbarHeading.textContent = signed ? "Map value (signed)" : "Map value";
@@ -285,12 +212,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function syncMethodButtons(): void {
-    const m = methodIndex();
-    methodButtons.forEach((button, i) => {
-      const on = i === m;
-      button.setAttribute("aria-checked", String(on));
-      button.tabIndex = on ? 0 : -1;
-    });
+    checkRadio(methodButtons, methodIndex());
     loadText();
   }
 
@@ -319,16 +241,12 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   cleanups.push(
-    listen(methodList, "click", (event) => {
-      const button = (event.target as Element).closest<HTMLButtonElement>(".xw-method-tab");
-      if (button === null || !methodList.contains(button)) return;
-      chooseMethod(Number(button.dataset.position), false);
-    }),
-    listen(methodList, "keydown", (event) => {
-      const next = navigate(methodIndex(), event.key, methods.length);
-      if (next === null) return;
-      event.preventDefault();
-      chooseMethod(next, true);
+    ...bindRadioGroup(methodList, {
+      selector: ".xw-method-tab",
+      position: (button) => Number(button.dataset.position),
+      current: methodIndex,
+      count: () => methods.length,
+      choose: chooseMethod,
     }),
   );
 
@@ -378,12 +296,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function syncClassButtons(): void {
-    const s = selected();
-    classButtons.forEach((button, i) => {
-      const on = i === s;
-      button.setAttribute("aria-checked", String(on));
-      button.tabIndex = on ? 0 : -1;
-    });
+    checkRadio(classButtons, selected());
   }
 
   function checkCounts(): void {
@@ -403,51 +316,17 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   cleanups.push(
-    listen(classList, "click", (event) => {
-      const button = (event.target as Element).closest<HTMLButtonElement>(".xw-class");
-      if (button === null || !classList.contains(button)) return;
-      choose(Number(button.dataset.position), false);
-    }),
-    listen(classList, "keydown", (event) => {
-      const next = navigate(selected(), event.key, currentMethod().count);
-      if (next === null) return;
-      event.preventDefault();
-      choose(next, true);
+    ...bindRadioGroup(classList, {
+      selector: ".xw-class",
+      position: (button) => Number(button.dataset.position),
+      current: selected,
+      count: () => currentMethod().count,
+      choose,
     }),
   );
 
   // ---------------------------------------------------------------- controls
-  function syncOpacity(): void {
-    const v = clampOpacity(model.get("opacity"));
-    if (document.activeElement !== opacity || Number(opacity.value) !== v) opacity.value = String(v);
-    opacityValue.textContent = `${Math.round(v * 100)}%`;
-  }
-
-  function syncColormap(): void {
-    colormap.value = currentColormap();
-  }
-
-  function syncScale(): void {
-    scaleSelect.value = currentScale();
-  }
-
-  cleanups.push(
-    listen(opacity, "input", () => {
-      const v = clampOpacity(Number(opacity.value));
-      model.set("opacity", v);
-      model.save_changes();
-    }),
-    listen(colormap, "change", () => {
-      if (!isColormap(colormap.value)) return;
-      model.set("colormap", colormap.value);
-      model.save_changes();
-    }),
-    listen(scaleSelect, "change", () => {
-      if (!isScale(scaleSelect.value)) return;
-      model.set("scale", scaleSelect.value);
-      model.save_changes();
-    }),
-  );
+  const sync = bindDisplayControls(model, controls, cleanups);
 
   // ---------------------------------------------------------------- hover read-out
   const READOUT_HINT = "Hover over the image to read the map value.";
@@ -484,13 +363,7 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- trait -> view
   function loadMaps(): void {
-    try {
-      maps = readMaps(model.get("maps"));
-      setError("maps", null);
-    } catch (e) {
-      maps = null;
-      setError("maps", `Cannot read the maps: ${(e as Error).message}.`);
-    }
+    maps = readOrReport(setError, "maps", () => readMaps(model.get("maps")));
     heatKey = "";
     checkCounts();
   }
@@ -507,21 +380,19 @@ function render({ model, el }: RenderProps): () => void {
     }
     sizeCanvas();
     draw();
-    decodeImage(payload).then(
-      (decoded) => {
-        if (disposed || token !== imageToken) return releaseImage(decoded);
+    void decodeAll([payload], () => !disposed && token === imageToken).then((results) => {
+      if (results === null) return;
+      const [result] = results;
+      if (result.status === "fulfilled") {
         releaseImage(image);
-        image = decoded;
+        image = result.value;
         setError("image", null);
         draw();
-        root.dataset.ready = "true";
-      },
-      (e: unknown) => {
-        if (disposed || token !== imageToken) return;
-        setError("image", `Cannot decode the image: ${(e as Error)?.message ?? String(e)}.`);
-        root.dataset.ready = "true";
-      },
-    );
+      } else {
+        setError("image", `Cannot decode the image: ${errorText(result.reason)}.`);
+      }
+      root.dataset.ready = "true";
+    });
   }
 
   function loadText(): void {
@@ -535,9 +406,9 @@ function render({ model, el }: RenderProps): () => void {
   const handlers: Array<[string, () => void]> = [
     ["change:selected", () => { if (switching) return; syncClassButtons(); draw(); clearReadout(); }],
     ["change:method_index", () => { if (switching) return; onMethodChange(); }],
-    ["change:opacity", () => { syncOpacity(); draw(); }],
-    ["change:colormap", () => { syncColormap(); draw(); }],
-    ["change:scale", () => { syncScale(); draw(); }],
+    ["change:opacity", () => { sync.opacity(); draw(); }],
+    ["change:colormap", () => { sync.colormap(); draw(); }],
+    ["change:scale", () => { sync.scale(); draw(); }],
     ["change:classes", () => { loadClasses(); draw(); }],
     ["change:methods", () => { loadClasses(); draw(); clearReadout(); }],
     ["change:maps", () => { loadMaps(); draw(); clearReadout(); }],
@@ -545,17 +416,14 @@ function render({ model, el }: RenderProps): () => void {
     ["change:title", loadText],
     ["change:method", loadText],
   ];
-  for (const [event, handler] of handlers) {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  }
+  cleanups.push(...subscribe(model, handlers));
 
   loadMaps();
   loadClasses();
   loadText();
-  syncOpacity();
-  syncColormap();
-  syncScale();
+  sync.opacity();
+  sync.colormap();
+  sync.scale();
   clearReadout();
   loadImage();
 

@@ -20,6 +20,7 @@ from xwidgets.models.zoo.toy import (
     TOY_CNN_CAM_LAYER,
     TOY_INPUT_SIZE,
     TOY_MEAN,
+    SHIPPED_TOY_MODELS,
     TOY_MODELS,
     TOY_STD,
     build_toy_cnn,
@@ -49,7 +50,7 @@ def held_out():
 
 @pytest.fixture(scope="module")
 def models():
-    return {name: load_toy_model(name) for name in TOY_MODELS}
+    return {name: load_toy_model(name) for name in SHIPPED_TOY_MODELS}
 
 
 @torch.no_grad()
@@ -95,7 +96,7 @@ def test_bad_names():
 
 
 # ------------------------------------------------------------------ shipped weights
-@pytest.mark.parametrize("name", TOY_MODELS)
+@pytest.mark.parametrize("name", SHIPPED_TOY_MODELS)
 def test_weights_ship_small_and_load_weights_only(name, models):
     path = weights_path(name)
     assert path.is_file() and path.stat().st_size <= MAX_BYTES
@@ -109,7 +110,14 @@ def test_weights_ship_small_and_load_weights_only(name, models):
     assert "command" in report and "train_seconds" in report
 
 
-@pytest.mark.parametrize("name", ["toy_cnn", "toy_vit"])
+def test_models_without_shipped_weights_say_how_to_train_them():
+    for name in set(TOY_MODELS) - set(SHIPPED_TOY_MODELS):
+        assert not weights_path(name).exists()
+        with pytest.raises(FileNotFoundError, match=f"python scripts/train_toy_models.py --model {name}"):
+            load_toy_model(name)
+
+
+@pytest.mark.parametrize("name", ["toy_cnn"])
 def test_held_out_accuracy(name, models, held_out):
     accuracy = _accuracy(models[name], held_out["clean"])
     assert accuracy >= 0.95, f"{name}: {accuracy:.3f} on {N_TEST} fresh held-out images (seed {HELD_OUT_SEED})"

@@ -28,3 +28,54 @@ export function listen<K extends keyof HTMLElementEventMap>(
   target.addEventListener(type, handler as EventListener);
   return () => target.removeEventListener(type, handler as EventListener);
 }
+
+/** Sets the error message under `key`, or clears it with null. */
+export type SetError = (key: string, message: string | null) => void;
+
+/** Messages by key shown in `box`, joined; the box is hidden when there are none. */
+export function errorSetter(box: HTMLElement): SetError {
+  const errors = new Map<string, string>();
+  return (key, message) => {
+    if (message === null) errors.delete(key);
+    else errors.set(key, message);
+    box.hidden = errors.size === 0;
+    box.textContent = [...errors.values()].join(" ");
+  };
+}
+
+export interface WidgetFrame {
+  /** `.xw-root.xw-<kind>`, data-testid `xw-<kind>`, data-ready "false"; holds the style and header */
+  root: HTMLDivElement;
+  header: HTMLElement;
+  /** `.xw-title`, data-testid `xw-title`, in the header */
+  title: HTMLDivElement;
+  /** `.xw-error`, data-testid `xw-error`, hidden: the caller appends it last */
+  error: HTMLDivElement;
+  /** the messages `error` shows */
+  setError: SetError;
+}
+
+/** The frame of a widget: its root with its <style> and a header holding the title, and an error box. */
+export function widgetFrame(kind: string, css: string): WidgetFrame {
+  const root = h("div", `xw-root xw-${kind}`, { "data-testid": `xw-${kind}`, "data-ready": "false" });
+  const style = h("style");
+  style.textContent = css;
+  const header = h("header", "xw-header");
+  const title = h("div", "xw-title", { "data-testid": "xw-title" });
+  header.append(title);
+  root.append(style, header);
+  const error = h("div", "xw-error", { role: "alert", "data-testid": "xw-error", hidden: true });
+  return { root, header, title, error, setError: errorSetter(error) };
+}
+
+/** `read()`, clearing the error `key`; or null, with "Cannot read the <key>: ..." when it throws. */
+export function readOrReport<T>(setError: SetError, key: string, read: () => T): T | null {
+  try {
+    const value = read();
+    setError(key, null);
+    return value;
+  } catch (e) {
+    setError(key, `Cannot read the ${key}: ${(e as Error).message}.`);
+    return null;
+  }
+}

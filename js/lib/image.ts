@@ -43,3 +43,23 @@ export async function decodeImage(payload: ImagePayload, type = "image/png"): Pr
 export function releaseImage(image: Drawable | null): void {
   if (image !== null && "close" in image) image.close();
 }
+
+/**
+ * Decode every payload. Resolves to the settled results while `current()` still holds when
+ * decoding ends; otherwise releases what was decoded and resolves to null (a later load or
+ * a disposal superseded this one).
+ */
+export async function decodeAll(
+  payloads: readonly ImagePayload[],
+  current: () => boolean,
+): Promise<Array<PromiseSettledResult<Drawable>> | null> {
+  const results = await Promise.allSettled(payloads.map((p) => decodeImage(p)));
+  if (current()) return results;
+  for (const r of results) if (r.status === "fulfilled") releaseImage(r.value);
+  return null;
+}
+
+/** The message of an error thrown by decoding (anything may be thrown). */
+export function errorText(e: unknown): string {
+  return (e as Error | null | undefined)?.message ?? String(e);
+}

@@ -86,3 +86,11 @@ export class StaticModel implements WidgetModel {
     for (const callback of [...set]) callback(...args);
   }
 }
+
+/** Call each handler on its event (`change:<trait>`); returns what stops listening. */
+export function subscribe(model: WidgetModel, handlers: ReadonlyArray<readonly [string, () => void]>): Array<() => void> {
+  return handlers.map(([event, handler]) => {
+    model.on(event, handler);
+    return () => model.off(event, handler);
+  });
+}

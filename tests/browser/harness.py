@@ -21,6 +21,8 @@ from xwidgets.report import encode_state
 
 STATIC = pathlib.Path(__file__).resolve().parents[2] / "xwidgets" / "static"
 ORIGIN = "http://xw.test"
+#: what ``open_harness`` waits for once a SaliencyViewer has drawn
+SALIENCY_READY = '[data-testid="xw-saliency"][data-ready="true"]'
 
 HARNESS = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>xwidgets harness</title></head>
@@ -105,6 +107,11 @@ def canvas_rgba(locator) -> np.ndarray:
     """A canvas's pixels as an (H, W, 4) uint8 array."""
     url = locator.evaluate("c => c.toDataURL('image/png')")
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+
+
+def saliency_canvas(page) -> np.ndarray:
+    """The SaliencyViewer's canvas pixels as an (H, W, 4) uint8 array."""
+    return canvas_rgba(page.locator('[data-testid="xw-canvas"]'))
 
 
 def model_get(page, name: str):

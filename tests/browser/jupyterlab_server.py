@@ -1,4 +1,6 @@
-"""A real JupyterLab on 127.0.0.1 for browser tests, with private config folders."""
+"""A real JupyterLab on 127.0.0.1 for browser tests, with private config folders, and
+the helpers that drive a notebook in it from Playwright (open it and wait for its kernel,
+run every cell, collect the cells' errors, run code in the kernel and read its stdout)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,49 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Iterator
+from typing import Any, Iterator
+
+#: run ``code`` in the current notebook's kernel; resolves to its stdout (and any error)
+RUN_IN_KERNEL = """async (code) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const future = panel.sessionContext.session.kernel.requestExecute({ code });
+  let text = "";
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === "stream") text += msg.content.text;
+    if (msg.header.msg_type === "error") text += "ERROR " + msg.content.ename + ": " + msg.content.evalue;
+  };
+  await future.done;
+  return text;
+}"""
+
+#: true once the kernel is idle and every code cell of the current notebook has run
+ALL_CELLS_DONE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || panel.sessionContext.session?.kernel?.status !== "idle") return false;
+  const cells = panel.content.widgets.filter((cell) => cell.model.type === "code");
+  return cells.length > 0 && cells.every((cell) => cell.model.executionCount !== null);
+}"""
+
+#: "ename: evalue" of every error output in the current notebook
+CELL_ERRORS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const errors = [];
+  for (const cell of panel.content.widgets) {
+    if (cell.model.type !== "code") continue;
+    for (let i = 0; i < cell.model.outputs.length; i++) {
+      const out = cell.model.outputs.get(i).toJSON();
+      if (out.output_type === "error") errors.push(out.ename + ": " + out.evalue);
+    }
+  }
+  return errors;
+}"""
+
+#: resolves once the current notebook's document and kernel session are ready
+NOTEBOOK_READY = """async () => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  await panel.context.ready;
+  await panel.sessionContext.ready;
+}"""
 
 
 def _free_port() -> int:
@@ -69,3 +113,41 @@ def jupyterlab(root: pathlib.Path, timeout: float = 90.0) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def lab_notebook(browser, root: pathlib.Path, name: str, viewport: dict, timeout_ms: float = 90_000) -> Iterator[Any]:
+    """Start JupyterLab on ``root``, open ``name`` in a fresh context of ``browser`` and wait
+    until its kernel is idle; yield the page; close the context and stop the server."""
+    with jupyterlab(root) as url:
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        try:
+            page.goto(f"{url}/lab/tree/{name}")
+            page.wait_for_function(
+                "() => window.jupyterapp?.shell?.currentWidget?.sessionContext !== undefined", timeout=timeout_ms
+            )
+            page.evaluate(NOTEBOOK_READY)
+            page.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
+                timeout=timeout_ms,
+            )
+            yield page
+        finally:
+            context.close()
+
+
+def run_all_cells(page, timeout_ms: float) -> None:
+    """Run every cell of the current notebook and wait until all have run and the kernel is idle."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(ALL_CELLS_DONE, timeout=timeout_ms, polling=500)
+
+
+def cell_errors(page) -> list[str]:
+    """The "ename: evalue" of every error output in the current notebook."""
+    return page.evaluate(CELL_ERRORS)
+
+
+def run_in_kernel(page, code: str) -> str:
+    """Run ``code`` in the current notebook's kernel; its stdout (and any error) as text."""
+    return page.evaluate(RUN_IN_KERNEL, code)

@@ -1,116 +1,19 @@
-"""The SaliencyViewer's front end in a plain harness page (no Jupyter).
+"""The SaliencyViewer's front end in the plain harness page of ``harness.py`` (no Jupyter).
 
-The built ESM, a fake anywidget model and the page are served through page.route (ES
-modules do not import from file://); every other request is aborted. The state is the
-Python widget's own, so the trait contract is exercised end to end.
+The state is the Python widget's own, so the trait contract is exercised end to end.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import json
-import pathlib
-
 import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import expect
 
-from xwidgets.report import encode_state
 from xwidgets.widgets import SaliencyViewer
 
+from .harness import SALIENCY_READY, model_get, open_harness, saliency_canvas
+
 pytestmark = pytest.mark.browser
-
-STATIC = pathlib.Path(__file__).resolve().parents[2] / "xwidgets" / "static"
-ORIGIN = "http://xw.test"
-
-HARNESS = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>xwidgets harness</title></head>
-<body style="margin:16px; background:#fff">
-<div id="host"></div>
-<script type="application/json" id="state">__STATE__</script>
-<script type="module">
-import widget from "/saliency_viewer.js";
-
-function revive(v) {
-  if (Array.isArray(v)) return v.map(revive);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "$binary") {
-      const s = atob(v.$binary);
-      // Put the bytes at an odd offset inside a larger buffer, as Jupyter may.
-      const buf = new Uint8Array(s.length + 7);
-      for (let i = 0; i < s.length; i++) buf[3 + i] = s.charCodeAt(i);
-      return new DataView(buf.buffer, 3, s.length);
-    }
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
-  }
-  return v;
-}
-
-// A fake anywidget model: get/set/on/off/save_changes/send.
-class FakeModel {
-  constructor(state) { this.state = { ...state }; this.listeners = {}; this.saves = 0; this.sets = []; this.sent = []; }
-  get(k) { return this.state[k]; }
-  set(k, v) {
-    this.sets.push([k, v]);
-    if (this.state[k] === v) return;
-    this.state[k] = v;
-    for (const cb of [...(this.listeners["change:" + k] || [])]) cb(this, v);
-    for (const cb of [...(this.listeners["change"] || [])]) cb(this);
-  }
-  on(e, cb) { (this.listeners[e] ||= []).push(cb); }
-  off(e, cb) {
-    if (e == null) { this.listeners = {}; return; }
-    if (cb == null) { delete this.listeners[e]; return; }
-    this.listeners[e] = (this.listeners[e] || []).filter((f) => f !== cb);
-  }
-  save_changes() { this.saves += 1; }
-  send(msg) { this.sent.push(msg); }
-  listenerCount() { return Object.values(this.listeners).reduce((n, l) => n + l.length, 0); }
-}
-
-const model = new FakeModel(revive(JSON.parse(document.getElementById("state").textContent)));
-window.model = model;
-window.cleanup = await widget.render({ model, el: document.getElementById("host") });
-window.rendered = true;
-</script>
-</body></html>
-"""
-
-
-def open_harness(page, viewer: SaliencyViewer) -> None:
-    state = json.dumps(encode_state(viewer.report_state())).replace("<", "\\u003c")
-    html = HARNESS.replace("__STATE__", state)
-    esm = (STATIC / "saliency_viewer.js").read_bytes()
-    blocked: list[str] = []
-
-    def handle(route):
-        url = route.request.url
-        if url == f"{ORIGIN}/":
-            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
-        elif url == f"{ORIGIN}/saliency_viewer.js":
-            route.fulfill(status=200, content_type="text/javascript", body=esm)
-        else:
-            blocked.append(url)
-            route.abort()
-
-    page.route("**/*", handle)
-    page.blocked = blocked
-    page.goto(f"{ORIGIN}/")
-    page.wait_for_function("window.rendered === true")
-    page.wait_for_selector('[data-testid="xw-saliency"][data-ready="true"]')
-
-
-def canvas_rgba(page) -> np.ndarray:
-    """The canvas's pixels as an (H, W, 4) uint8 array."""
-    url = page.eval_on_selector('[data-testid="xw-canvas"]', "c => c.toDataURL('image/png')")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
-
-
-def model_get(page, name: str):
-    return page.evaluate("k => window.model.get(k)", name)
 
 
 def cell_centre(page, row: int, col: int, rows: int, cols: int) -> tuple[float, float]:
@@ -121,7 +24,7 @@ def cell_centre(page, row: int, col: int, rows: int, cols: int) -> tuple[float, 
 def test_renders_controls_and_text(browser_page, saliency, screenshot):
     page = browser_page
     viewer = SaliencyViewer(saliency())
-    open_harness(page, viewer)
+    open_harness(page, viewer, SALIENCY_READY)
     screenshot(page, "harness_initial")
 
     assert page.text_content('[data-testid="xw-title"]') == "Image 0: predicted espresso (62.0%)"
@@ -146,7 +49,7 @@ def test_renders_controls_and_text(browser_page, saliency, screenshot):
     assert page.text_content('[data-testid="xw-colorbar-max"]') == "1"
     assert page.locator('[data-testid="xw-error"]').is_hidden()
 
-    rgba = canvas_rgba(page)
+    rgba = saliency_canvas(page)
     assert rgba.shape == (320, 320, 4)
     assert rgba[..., 3].min() == 255  # the image fills the canvas
     assert rgba[..., :3].std() > 10  # not blank
@@ -155,12 +58,12 @@ def test_renders_controls_and_text(browser_page, saliency, screenshot):
 
 def test_colormap_and_opacity_change_pixels(browser_page, saliency):
     page = browser_page
-    open_harness(page, SaliencyViewer(saliency()))
-    before = canvas_rgba(page)
+    open_harness(page, SaliencyViewer(saliency()), SALIENCY_READY)
+    before = saliency_canvas(page)
 
     page.select_option('[data-testid="xw-colormap"]', "gray")
     assert model_get(page, "colormap") == "gray"
-    after_cmap = canvas_rgba(page)
+    after_cmap = saliency_canvas(page)
     assert np.abs(after_cmap.astype(int) - before).mean() > 5
 
     slider = page.locator('[data-testid="xw-opacity"]')
@@ -168,7 +71,7 @@ def test_colormap_and_opacity_change_pixels(browser_page, saliency):
     page.keyboard.press("End")
     assert model_get(page, "opacity") == 1
     assert page.text_content('[data-testid="xw-opacity-value"]') == "100%"
-    full = canvas_rgba(page)
+    full = saliency_canvas(page)
     assert np.abs(full.astype(int) - after_cmap).mean() > 5
     # opacity 1, gray, class 0 (a left-to-right ramp 0..1): pixel value = 255 * x
     for col in (20, 100, 160, 240, 300):
@@ -177,10 +80,10 @@ def test_colormap_and_opacity_change_pixels(browser_page, saliency):
 
     page.keyboard.press("Home")
     assert model_get(page, "opacity") == 0
-    bare = canvas_rgba(page)
+    bare = saliency_canvas(page)
     # opacity 0: the image alone, whatever the class
     page.click('[data-testid="xw-class-2"]')
-    assert np.array_equal(canvas_rgba(page), bare)
+    assert np.array_equal(saliency_canvas(page), bare)
     saves = page.evaluate("window.model.saves")
     assert saves == 4  # colormap, End, Home, class click
     assert page.errors == []
@@ -188,15 +91,15 @@ def test_colormap_and_opacity_change_pixels(browser_page, saliency):
 
 def test_class_click_and_keyboard(browser_page, saliency):
     page = browser_page
-    open_harness(page, SaliencyViewer(saliency(), opacity=1.0, colormap="gray"))
-    first = canvas_rgba(page)
+    open_harness(page, SaliencyViewer(saliency(), opacity=1.0, colormap="gray"), SALIENCY_READY)
+    first = saliency_canvas(page)
 
     page.click('[data-testid="xw-class-1"]')
     assert model_get(page, "selected") == 1
     assert page.evaluate("window.model.saves") == 1
     assert page.get_attribute('[data-testid="xw-class-1"]', "aria-checked") == "true"
     assert page.get_attribute('[data-testid="xw-class-0"]', "aria-checked") == "false"
-    second = canvas_rgba(page)
+    second = saliency_canvas(page)
     # class 1 is a top-to-bottom ramp: rows change, columns do not
     assert np.abs(second.astype(int) - first).mean() > 20
     assert abs(int(second[20, 40, 0]) - int(second[20, 280, 0])) <= 3
@@ -211,18 +114,18 @@ def test_class_click_and_keyboard(browser_page, saliency):
     assert model_get(page, "selected") == 4
     page.keyboard.press("ArrowDown")  # wraps
     assert model_get(page, "selected") == 0
-    assert np.array_equal(canvas_rgba(page), first)
+    assert np.array_equal(saliency_canvas(page), first)
     assert page.errors == []
 
 
 def test_changes_from_python_redraw(browser_page, saliency):
     """A `change:` event (what a kernel-side trait change delivers) updates controls and canvas."""
     page = browser_page
-    open_harness(page, SaliencyViewer(saliency(), opacity=1.0))
-    start = canvas_rgba(page)
+    open_harness(page, SaliencyViewer(saliency(), opacity=1.0), SALIENCY_READY)
+    start = saliency_canvas(page)
     page.evaluate("window.model.set('selected', 3)")
     assert page.get_attribute('[data-testid="xw-class-3"]', "aria-checked") == "true"
-    assert np.abs(canvas_rgba(page).astype(int) - start).mean() > 20
+    assert np.abs(saliency_canvas(page).astype(int) - start).mean() > 20
     page.evaluate("window.model.set('colormap', 'magma')")
     assert page.input_value('[data-testid="xw-colormap"]') == "magma"
     page.evaluate("window.model.set('opacity', 0.25)")
@@ -245,7 +148,7 @@ def test_hover_reads_the_map_value(browser_page, saliency, screenshot, maps_dtyp
     page = browser_page
     sal = saliency()
     viewer = SaliencyViewer(sal, maps_dtype=maps_dtype)
-    open_harness(page, viewer)
+    open_harness(page, viewer, SALIENCY_READY)
     page.click('[data-testid="xw-class-4"]')  # the signed blob: values from -0.5 to 2.5
     maps = sal.maps.astype(np.float16 if maps_dtype == "float16" else np.float32)
     h, w = maps.shape[1:]
@@ -274,7 +177,7 @@ def test_bad_payload_shows_an_error(browser_page, saliency):
     page = browser_page
     viewer = SaliencyViewer(saliency())
     viewer.maps = {**viewer.maps, "shape": [5, 224, 225]}
-    open_harness(page, viewer)
+    open_harness(page, viewer, SALIENCY_READY)
     error = page.locator('[data-testid="xw-error"]')
     assert error.is_visible()
     assert "needs 504000 bytes; got 501760" in error.inner_text()

@@ -11,15 +11,9 @@ from playwright.sync_api import expect
 from xwidgets.saliency.result import Saliency
 from xwidgets.widgets import SaliencyViewer
 
-from .harness import canvas_rgba, model_get, open_harness
+from .harness import SALIENCY_READY, model_get, open_harness, saliency_canvas
 
 pytestmark = pytest.mark.browser
-
-READY = '[data-testid="xw-saliency"][data-ready="true"]'
-
-
-def canvas(page) -> np.ndarray:
-    return canvas_rgba(page.locator('[data-testid="xw-canvas"]'))
 
 
 def two_methods(sal: Saliency) -> dict[str, Saliency]:
@@ -37,14 +31,14 @@ def two_methods(sal: Saliency) -> dict[str, Saliency]:
 def test_method_picker_switches_client_side_and_keeps_the_class(browser_page, saliency, screenshot):
     page = browser_page
     viewer = SaliencyViewer(two_methods(saliency()), opacity=1.0, selected=1)  # Grad-CAM, "cup"
-    open_harness(page, viewer, READY)
+    open_harness(page, viewer, SALIENCY_READY)
     tabs = page.locator('[data-testid="xw-methods"] [role="radio"]')
     assert page.get_by_role("radiogroup", name="Method").is_visible()
     assert tabs.count() == 2 and tabs.nth(1).inner_text() == "Gradient \u00d7 input"
     assert tabs.nth(0).get_attribute("aria-checked") == "true"
     assert page.locator('[data-testid="xw-classes"] [role="radio"]').count() == 5
     assert page.text_content('[data-testid="xw-method"]').startswith("Grad-CAM: gradcam \u00b7 layer _conv_head")
-    before = canvas(page)
+    before = saliency_canvas(page)
 
     page.click('[data-testid="xw-method-1"]')
     # one save carrying both traits: the method and the same class ("cup") in that method
@@ -57,7 +51,7 @@ def test_method_picker_switches_client_side_and_keeps_the_class(browser_page, sa
     assert [buttons.nth(i).locator(".xw-class-label").inner_text() for i in range(2)] == ["coffee mug", "cup"]
     assert buttons.nth(1).get_attribute("aria-checked") == "true"
     assert page.text_content('[data-testid="xw-method"]').startswith("Gradient \u00d7 input: gradient_x_input")
-    after = canvas(page)
+    after = saliency_canvas(page)
     assert np.abs(after.astype(int) - before).mean() > 10
     # the signed map is shown signed (auto): symmetric limits, 0 in the middle, diverging map
     assert page.get_attribute('[data-testid="xw-colorbar"]', "data-signed") == "true"
@@ -84,13 +78,13 @@ def test_method_picker_switches_client_side_and_keeps_the_class(browser_page, sa
     assert page.evaluate("document.activeElement.dataset.testid") == "xw-method-0"
     assert page.get_attribute('[data-testid="xw-colorbar"]', "data-signed") == "false"
     page.click('[data-testid="xw-class-1"]')
-    assert np.array_equal(canvas(page), before)
+    assert np.array_equal(saliency_canvas(page), before)
     assert page.errors == [] and page.blocked == []
 
 
 def test_a_method_without_the_class_falls_back_to_its_first(browser_page, saliency):
     page = browser_page
-    open_harness(page, SaliencyViewer(two_methods(saliency()), selected=4), READY)  # "<b>soup</b> & bowl"
+    open_harness(page, SaliencyViewer(two_methods(saliency()), selected=4), SALIENCY_READY)  # "<b>soup</b> & bowl"
     page.click('[data-testid="xw-method-1"]')
     assert (model_get(page, "method_index"), model_get(page, "selected")) == (1, 0)
     assert page.get_attribute('[data-testid="xw-class-0"]', "aria-checked") == "true"
@@ -98,12 +92,12 @@ def test_a_method_without_the_class_falls_back_to_its_first(browser_page, salien
 
 def test_method_change_from_python_redraws(browser_page, saliency):
     page = browser_page
-    open_harness(page, SaliencyViewer(two_methods(saliency()), opacity=1.0), READY)
-    start = canvas(page)
+    open_harness(page, SaliencyViewer(two_methods(saliency()), opacity=1.0), SALIENCY_READY)
+    start = saliency_canvas(page)
     page.evaluate("window.model.set('method_index', 1)")
     assert page.get_attribute('[data-testid="xw-method-1"]', "aria-checked") == "true"
     assert page.locator('[data-testid="xw-classes"] [role="radio"]').count() == 2
-    assert np.abs(canvas(page).astype(int) - start).mean() > 10
+    assert np.abs(saliency_canvas(page).astype(int) - start).mean() > 10
     assert page.evaluate("window.model.saves") == 0
     page.evaluate("window.cleanup()")
     assert page.evaluate("window.model.listenerCount()") == 0
@@ -111,18 +105,18 @@ def test_method_change_from_python_redraws(browser_page, saliency):
 
 def test_scale_picker(browser_page, saliency):
     page = browser_page
-    open_harness(page, SaliencyViewer(saliency(), opacity=1.0, colormap="gray"), READY)
+    open_harness(page, SaliencyViewer(saliency(), opacity=1.0, colormap="gray"), SALIENCY_READY)
     # one method: no method picker; class 0 is a ramp 0..1, shown min-max under auto
     assert page.locator('[data-testid="xw-methods"]').is_hidden()
     assert page.get_by_label("Scale", exact=True).input_value() == "auto"
     assert page.get_attribute('[data-testid="xw-colorbar"]', "data-signed") == "false"
-    minmax = canvas(page)
+    minmax = saliency_canvas(page)
 
     page.select_option('[data-testid="xw-scale"]', "signed")
     assert model_get(page, "scale") == "signed" and page.evaluate("window.model.saves") == 1
     assert page.get_attribute('[data-testid="xw-colorbar"]', "data-signed") == "true"
     assert page.text_content('[data-testid="xw-colorbar-min"]').startswith("-")
-    signed = canvas(page)
+    signed = saliency_canvas(page)
     assert np.abs(signed.astype(int) - minmax).mean() > 10
     # signed, a non-negative map uses the upper half of the diverging map: red, not blue
     assert int(signed[160, 300, 0]) > int(signed[160, 300, 2]) + 40
@@ -144,7 +138,7 @@ def test_a_state_without_methods_still_renders(browser_page, saliency):
     page = browser_page
     viewer = SaliencyViewer(saliency())
     state = {k: v for k, v in viewer.report_state().items() if k not in ("methods", "method_index", "scale")}
-    open_harness(page, viewer, READY, state=state)
+    open_harness(page, viewer, SALIENCY_READY, state=state)
     assert page.locator('[data-testid="xw-methods"]').is_hidden()
     assert page.locator('[data-testid="xw-classes"] [role="radio"]').count() == 5
     assert page.text_content('[data-testid="xw-method"]') == viewer.method

@@ -9,8 +9,7 @@ import json
 
 from playwright.sync_api import expect
 
-from .jupyterlab_server import jupyterlab
-from .test_jupyterlab import ALL_CELLS_DONE, CELL_ERRORS, RUN_IN_KERNEL
+from .jupyterlab_server import cell_errors, lab_notebook, run_all_cells, run_in_kernel
 
 SETUP = """
 import numpy as np
@@ -48,60 +47,39 @@ def test_compare_grid_and_method_switching_sync_with_the_kernel(chromium_browser
     root = tmp_path / "lab"
     root.mkdir()
     (root / "widgets.ipynb").write_text(json.dumps(notebook([SETUP, VIEWER])))
-    with jupyterlab(root) as url:
-        context = chromium_browser.new_context(viewport={"width": 1280, "height": 1000})
-        page = context.new_page()
-        try:
-            page.goto(f"{url}/lab/tree/widgets.ipynb")
-            page.wait_for_function(
-                "() => window.jupyterapp?.shell?.currentWidget?.sessionContext !== undefined", timeout=90_000
-            )
-            page.evaluate(
-                """async () => {
-                  const panel = window.jupyterapp.shell.currentWidget;
-                  await panel.context.ready;
-                  await panel.sessionContext.ready;
-                }"""
-            )
-            page.wait_for_function(
-                "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
-                timeout=90_000,
-            )
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_function(ALL_CELLS_DONE, timeout=120_000, polling=500)
-            assert page.evaluate(CELL_ERRORS) == []
+    with lab_notebook(chromium_browser, root, "widgets.ipynb", {"width": 1280, "height": 1000}) as page:
+        run_all_cells(page, timeout_ms=120_000)
+        assert cell_errors(page) == []
 
-            grid = page.locator('[data-testid="xw-compare"]').first
-            expect(grid).to_have_attribute("data-ready", "true", timeout=30_000)
-            expect(grid.locator('[role="gridcell"]')).to_have_count(6)
-            assert grid.locator('[data-testid="xw-title"]').inner_text() == "Grid in Lab"
-            assert grid.locator('[data-testid="xw-error"]').is_hidden()
-            grid.scroll_into_view_if_needed()
-            screenshot(page, "jupyterlab-compare-grid")
+        grid = page.locator('[data-testid="xw-compare"]').first
+        expect(grid).to_have_attribute("data-ready", "true", timeout=30_000)
+        expect(grid.locator('[role="gridcell"]')).to_have_count(6)
+        assert grid.locator('[data-testid="xw-title"]').inner_text() == "Grid in Lab"
+        assert grid.locator('[data-testid="xw-error"]').is_hidden()
+        grid.scroll_into_view_if_needed()
+        screenshot(page, "jupyterlab-compare-grid")
 
-            # browser -> Python
-            grid.locator('[data-testid="xw-cell-1-2"]').click()
-            expect(grid.locator('[data-testid="xw-cell-1-2"]')).to_have_attribute("aria-selected", "true")
-            page.wait_for_timeout(300)
-            assert page.evaluate(RUN_IN_KERNEL, "print(grid.selected, grid.selected_cell)").strip() == "[1, 2] ('Gradient x input', 2)"
-            grid.locator('[data-testid="xw-shared-global"]').click()
-            page.wait_for_timeout(300)
-            assert page.evaluate(RUN_IN_KERNEL, "print(grid.shared_scale)").strip() == "global"
-            # Python -> browser
-            page.evaluate(RUN_IN_KERNEL, "grid.shared_scale = 'method'; grid.selected = []")
-            expect(grid.locator('[data-testid="xw-shared-method"]')).to_have_attribute("aria-checked", "true", timeout=10_000)
-            expect(grid.locator('[aria-selected="true"]')).to_have_count(0)
+        # browser -> Python
+        grid.locator('[data-testid="xw-cell-1-2"]').click()
+        expect(grid.locator('[data-testid="xw-cell-1-2"]')).to_have_attribute("aria-selected", "true")
+        page.wait_for_timeout(300)
+        assert run_in_kernel(page, "print(grid.selected, grid.selected_cell)").strip() == "[1, 2] ('Gradient x input', 2)"
+        grid.locator('[data-testid="xw-shared-global"]').click()
+        page.wait_for_timeout(300)
+        assert run_in_kernel(page, "print(grid.shared_scale)").strip() == "global"
+        # Python -> browser
+        run_in_kernel(page, "grid.shared_scale = 'method'; grid.selected = []")
+        expect(grid.locator('[data-testid="xw-shared-method"]')).to_have_attribute("aria-checked", "true", timeout=10_000)
+        expect(grid.locator('[aria-selected="true"]')).to_have_count(0)
 
-            # the viewer's method picker: one message carries method and class
-            viewer = page.locator('[data-testid="xw-saliency"]').first
-            expect(viewer).to_have_attribute("data-ready", "true", timeout=30_000)
-            viewer.locator('[data-testid="xw-method-1"]').click()
-            expect(viewer.locator('[data-testid="xw-class-0"]')).to_have_attribute("aria-checked", "true")
-            page.wait_for_timeout(300)
-            out = page.evaluate(RUN_IN_KERNEL, "print(viewer.method_index, viewer.selected, viewer.selected_class.label)")
-            assert out.strip() == "1 0 dog"
-            page.evaluate(RUN_IN_KERNEL, "viewer.method_index = 0")  # keeps "dog": position 1
-            expect(viewer.locator('[data-testid="xw-method-0"]')).to_have_attribute("aria-checked", "true", timeout=10_000)
-            expect(viewer.locator('[data-testid="xw-class-1"]')).to_have_attribute("aria-checked", "true")
-        finally:
-            context.close()
+        # the viewer's method picker: one message carries method and class
+        viewer = page.locator('[data-testid="xw-saliency"]').first
+        expect(viewer).to_have_attribute("data-ready", "true", timeout=30_000)
+        viewer.locator('[data-testid="xw-method-1"]').click()
+        expect(viewer.locator('[data-testid="xw-class-0"]')).to_have_attribute("aria-checked", "true")
+        page.wait_for_timeout(300)
+        out = run_in_kernel(page, "print(viewer.method_index, viewer.selected, viewer.selected_class.label)")
+        assert out.strip() == "1 0 dog"
+        run_in_kernel(page, "viewer.method_index = 0")  # keeps "dog": position 1
+        expect(viewer.locator('[data-testid="xw-method-0"]')).to_have_attribute("aria-checked", "true", timeout=10_000)
+        expect(viewer.locator('[data-testid="xw-class-1"]')).to_have_attribute("aria-checked", "true")

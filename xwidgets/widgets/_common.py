@@ -1,8 +1,10 @@
 """What the widgets share: argument checks, trait choices, and reading `Saliency` results.
 
 Several widgets take one or several `Saliency` results (one per method) for the same images;
-:func:`named_results` and :func:`check_same_images` turn what the user passed into named
-results and check, with messages that say which result and which image differ.
+:func:`named_results` and :func:`check_same_images` (both in :func:`checked_results`) turn
+what the user passed into named results and check, with messages that say which result and
+which image differ. :class:`OverlayTraits` holds the display traits (opacity, colour map,
+value scale) that every overlay widget syncs, with the checks of what the front end sends.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import numbers
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
+import traitlets
 
 from .._validation import bad_argument, describe
+from .serialise import array_payload, float16_safe
 
 __all__ = [
     "COLORMAPS",
@@ -25,10 +29,15 @@ __all__ = [
     "check_colormap",
     "check_choice",
     "check_maps_dtype",
+    "check_overlay_options",
     "format_elapsed",
     "method_detail",
     "named_results",
     "check_same_images",
+    "checked_results",
+    "predicted_class",
+    "maps_payload",
+    "OverlayTraits",
     "class_info",
     "choose_maps_dtype",
     "trait_error_choice",
@@ -82,10 +91,19 @@ def check_maps_dtype(value: Any) -> str:
     return check_choice("maps_dtype", value, MAP_DTYPES)
 
 
+def check_overlay_options(opacity: Any, colormap: Any, scale: Any, maps_dtype: Any) -> tuple[float, str, str, str]:
+    """The display arguments every overlay widget takes, checked in this order:
+    ``(opacity, colormap, scale, maps_dtype)``."""
+    return (
+        check_opacity(opacity),
+        check_colormap(colormap),
+        check_choice("scale", scale, SCALES),
+        check_maps_dtype(maps_dtype),
+    )
+
+
 def trait_error_choice(argument: str, value: Any, choices: tuple[str, ...]):
     """The TraitError of an out-of-range choice sent by the front end."""
-    import traitlets
-
     return traitlets.TraitError(
         f"{argument}: expected one of {', '.join(repr(c) for c in choices)}; got {describe(value)}"
     )
@@ -183,6 +201,27 @@ def check_same_images(results: list[NamedResult], argument: str) -> None:
             )
 
 
+def checked_results(value: Any, argument: str, needs_images: str) -> tuple[list[NamedResult], Any]:
+    """:func:`named_results` of ``value``, checked to explain the same images, and the first
+    result's `Saliency`; ``needs_images`` is what the error says is expected when there are
+    no images."""
+    results = named_results(value, argument)
+    check_same_images(results, argument)
+    first = results[0].saliency
+    if first.num_images == 0:
+        raise bad_argument(argument, needs_images, first)
+    return results, first
+
+
+def predicted_class(saliency: Any, image: int) -> int | None:
+    """The class with the highest probability for image ``image``, or None when the result has
+    no probabilities or no label per class."""
+    probabilities = saliency.probabilities[image]
+    if probabilities.size and len(saliency.labels) == probabilities.shape[0]:
+        return int(probabilities.argmax())
+    return None
+
+
 def class_info(saliency: Any, row: int) -> dict[str, Any]:
     """``{"index", "label", "probability"}`` of the class that map ``row`` explains."""
     target = int(saliency.targets[row])
@@ -201,8 +240,46 @@ def choose_maps_dtype(requested: str, blocks: list[np.ndarray]) -> str:
     Each method's maps are checked on their own: a method whose maps peak at 1e-6 (raw
     gradients) needs float32 even when another method's peak at 1.
     """
-    from .serialise import float16_safe
-
     if requested == "float16" and not all(float16_safe(b) for b in blocks):
         return "float32"
     return requested
+
+
+def maps_payload(blocks: list[np.ndarray], requested: str, *, stack: bool) -> tuple[dict[str, Any], str]:
+    """The ``maps`` trait of the blocks (one per method), stacked on a new first axis or
+    concatenated, as :func:`choose_maps_dtype` decides; and the dtype they are sent as."""
+    dtype = choose_maps_dtype(requested, blocks)
+    return array_payload(np.stack(blocks) if stack else np.concatenate(blocks), dtype), dtype
+
+
+# --------------------------------------------------------------------------- shared traits
+class OverlayTraits(traitlets.HasTraits):
+    """The display traits of a widget that overlays maps shown by one or several methods:
+    ``opacity``, ``colormap`` and ``scale``, checked when the front end sets them, and
+    :attr:`method_names` (the subclass sets ``_method_names``)."""
+
+    _method_names: list[str]
+
+    opacity = traitlets.Float(0.5).tag(sync=True)
+    colormap = traitlets.Unicode("viridis").tag(sync=True)
+    scale = traitlets.Unicode("auto").tag(sync=True)
+
+    @traitlets.validate("opacity")
+    def _validate_opacity(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
+        return value
+
+    @traitlets.validate("colormap", "scale")
+    def _validate_choice(self, proposal: Any) -> str:
+        name, value = proposal["trait"].name, proposal["value"]
+        choices = COLORMAPS if name == "colormap" else SCALES
+        if value not in choices:
+            raise trait_error_choice(name, value, choices)
+        return value
+
+    @property
+    def method_names(self) -> list[str]:
+        """The methods' names, in the order given (the grid's rows, the viewer's picker)."""
+        return list(self._method_names)

@@ -30,7 +30,6 @@ Trait contract (Python <-> JS):
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Iterable, Sequence
 
@@ -39,22 +38,19 @@ import traitlets
 
 from .._validation import bad_argument, describe
 from ._common import (
-    COLORMAPS,
-    SCALES,
+    OverlayTraits,
     check_choice,
-    check_colormap,
     check_int,
-    check_maps_dtype,
-    check_opacity,
-    check_same_images,
-    choose_maps_dtype,
+    check_overlay_options,
+    checked_results,
     class_info,
+    maps_payload,
     method_detail,
-    named_results,
+    predicted_class,
     trait_error_choice,
 )
 from .base import XWidget
-from .serialise import array_payload, image_payload
+from .serialise import image_payload
 
 __all__ = ["CompareGrid", "SHARED_SCALES"]
 
@@ -83,7 +79,7 @@ def _check_target_rows(target_row: Any, count: int) -> list[int]:
     raise bad_argument("target_row", what, target_row)
 
 
-class CompareGrid(XWidget):
+class CompareGrid(XWidget, OverlayTraits):
     """A grid of saliency maps: one row per method, one column per image.
 
     Args:
@@ -114,9 +110,7 @@ class CompareGrid(XWidget):
     columns = traitlets.List(traitlets.Dict()).tag(sync=True)
     targets = traitlets.List(traitlets.List(traitlets.Dict())).tag(sync=True)
     shared_scale = traitlets.Unicode("cell").tag(sync=True)
-    scale = traitlets.Unicode("auto").tag(sync=True)
-    colormap = traitlets.Unicode("viridis").tag(sync=True)
-    opacity = traitlets.Float(0.5).tag(sync=True)
+    # scale, colormap, opacity: OverlayTraits
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
     cell_size = traitlets.Int(160).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
@@ -137,12 +131,8 @@ class CompareGrid(XWidget):
         title: str = "",
         maps_dtype: str = "float16",
     ) -> None:
-        named = named_results(results, "results")
-        check_same_images(named, "results")
-        first = named[0].saliency
+        named, first = checked_results(results, "results", "results with at least one image")
         total = first.num_images
-        if total == 0:
-            raise bad_argument("results", "results with at least one image", first)
 
         # which images, in which order
         if isinstance(images, np.ndarray):
@@ -166,14 +156,11 @@ class CompareGrid(XWidget):
                     raise bad_argument(f"captions[{i}]", "a str", c)
             caption_list = list(captions)
         shared_scale = check_choice("shared_scale", shared_scale, SHARED_SCALES)
-        scale = check_choice("scale", scale, SCALES)
-        colormap = check_colormap(colormap)
-        opacity = check_opacity(opacity)
+        opacity, colormap, scale, maps_dtype = check_overlay_options(opacity, colormap, scale, maps_dtype)
         low, high = CELL_SIZE_RANGE
         if isinstance(cell_size, bool) or not isinstance(cell_size, numbers.Integral) or not low <= cell_size <= high:
             raise bad_argument("cell_size", f"an int in [{low}, {high}] (CSS pixels)", cell_size)
         cell_size = int(cell_size)
-        maps_dtype = check_maps_dtype(maps_dtype)
         if not isinstance(title, str):
             raise bad_argument("title", "a str", title)
         if selected is None:
@@ -203,7 +190,7 @@ class CompareGrid(XWidget):
             cell_rows.append(row_of_image)
 
         blocks = [r.saliency.maps[rows] for r, rows in zip(named, cell_rows)]
-        maps_dtype = choose_maps_dtype(maps_dtype, blocks)
+        maps, maps_dtype = maps_payload(blocks, maps_dtype, stack=True)
         #: the dtype the maps were actually sent as
         self.maps_dtype = maps_dtype
         #: the image numbers of the columns
@@ -216,17 +203,17 @@ class CompareGrid(XWidget):
             methods.append({"name": r.name, "detail": detail})
         columns = []
         for i, caption in zip(numbers_shown, caption_list):
-            probs = first.probabilities[i]
-            if probs.size and len(first.labels) == probs.shape[0]:
-                top = int(probs.argmax())
-                columns.append({"caption": caption, "label": first.labels[top], "probability": float(probs[top])})
+            top = predicted_class(first, i)
+            if top is not None:
+                probability = float(first.probabilities[i][top])
+                columns.append({"caption": caption, "label": first.labels[top], "probability": probability})
             else:
                 columns.append({"caption": caption, "label": "", "probability": None})
         targets = [[class_info(r.saliency, row) for row in rows] for r, rows in zip(named, cell_rows)]
 
         super().__init__(
             images=[image_payload(first.images[i]) for i in numbers_shown],
-            maps=array_payload(np.stack(blocks), maps_dtype),
+            maps=maps,
             methods=methods,
             columns=columns,
             targets=targets,
@@ -252,27 +239,6 @@ class CompareGrid(XWidget):
             raise trait_error_choice("shared_scale", value, SHARED_SCALES)
         return value
 
-    @traitlets.validate("scale")
-    def _validate_scale(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in SCALES:
-            raise trait_error_choice("scale", value, SCALES)
-        return value
-
-    @traitlets.validate("colormap")
-    def _validate_colormap(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in COLORMAPS:
-            raise trait_error_choice("colormap", value, COLORMAPS)
-        return value
-
-    @traitlets.validate("opacity")
-    def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
-
     @traitlets.validate("selected")
     def _validate_selected(self, proposal: Any) -> list[int]:
         value = list(proposal["value"])
@@ -291,12 +257,7 @@ class CompareGrid(XWidget):
             raise traitlets.TraitError(f"cell_size: expected an int in [{low}, {high}]; got {describe(value)}")
         return value
 
-    # ------------------------------------------------------------------ access
-    @property
-    def method_names(self) -> list[str]:
-        """The rows' method names."""
-        return list(self._method_names)
-
+    # ------------------------------------------------------------------ access (method_names: OverlayTraits)
     @property
     def selected_cell(self) -> tuple[str, int] | None:
         """The emphasised cell as (method name, image number), or None."""

@@ -32,10 +32,8 @@ With one `Saliency` (the usual ``sal.widget()``) there is one method owning ever
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, NamedTuple
 
-import numpy as np
 import traitlets
 
 from .._validation import bad_argument, describe
@@ -43,20 +41,17 @@ from ._common import (
     COLORMAPS,
     DIVERGING_COLORMAP,
     SCALES,
-    check_choice,
-    check_colormap,
+    OverlayTraits,
     check_int,
-    check_maps_dtype,
-    check_opacity,
-    check_same_images,
-    choose_maps_dtype,
+    check_overlay_options,
+    checked_results,
     class_info,
+    maps_payload,
     method_detail,
-    named_results,
-    trait_error_choice,
+    predicted_class,
 )
 from .base import XWidget
-from .serialise import array_payload, image_payload
+from .serialise import image_payload
 
 __all__ = ["SaliencyViewer", "COLORMAPS", "SCALES", "DIVERGING_COLORMAP", "ClassInfo"]
 
@@ -70,7 +65,7 @@ class ClassInfo(NamedTuple):
     probability: float | None
 
 
-class SaliencyViewer(XWidget):
+class SaliencyViewer(XWidget, OverlayTraits):
     """Interactive viewer of the saliency maps of one image: one map per explained class, for
     one method or several (a method picker then switches between them, client-side).
 
@@ -101,13 +96,11 @@ class SaliencyViewer(XWidget):
     maps = traitlets.Dict().tag(sync=True)
     classes = traitlets.List(traitlets.Dict()).tag(sync=True)
     selected = traitlets.Int(0).tag(sync=True)
-    opacity = traitlets.Float(0.5).tag(sync=True)
-    colormap = traitlets.Unicode("viridis").tag(sync=True)
+    # opacity, colormap, scale: OverlayTraits
     title = traitlets.Unicode("").tag(sync=True)
     method = traitlets.Unicode("").tag(sync=True)
     methods = traitlets.List(traitlets.Dict()).tag(sync=True)
     method_index = traitlets.Int(0).tag(sync=True)
-    scale = traitlets.Unicode("auto").tag(sync=True)
 
     def __init__(
         self,
@@ -122,13 +115,8 @@ class SaliencyViewer(XWidget):
         scale: str = "auto",
         method_index: int = 0,
     ) -> None:
-        results = named_results(saliency, "saliency")
-        check_same_images(results, "saliency")
-        first = results[0].saliency
-        n = first.num_images
-        if n == 0:
-            raise bad_argument("saliency", "a result with at least one image", first)
-        image = check_int("image", image, 0, n, "image number")
+        results, first = checked_results(saliency, "saliency", "a result with at least one image")
+        image = check_int("image", image, 0, first.num_images, "image number")
         row_sets = []
         for r in results:
             rows = r.saliency.rows_for_image(image)
@@ -138,15 +126,12 @@ class SaliencyViewer(XWidget):
             row_sets.append(rows)
         method_index = check_int("method_index", method_index, 0, len(results), "method position")
         selected = check_int("selected", selected, 0, row_sets[method_index].size, "class position")
-        opacity = check_opacity(opacity)
-        colormap = check_colormap(colormap)
-        scale = check_choice("scale", scale, SCALES)
-        maps_dtype = check_maps_dtype(maps_dtype)
+        opacity, colormap, scale, maps_dtype = check_overlay_options(opacity, colormap, scale, maps_dtype)
         if title is not None and not isinstance(title, str):
             raise bad_argument("title", "a str or None", title)
 
         blocks = [r.saliency.maps[rows] for r, rows in zip(results, row_sets)]
-        maps_dtype = choose_maps_dtype(maps_dtype, blocks)
+        maps, maps_dtype = maps_payload(blocks, maps_dtype, stack=False)
         #: the dtype the maps were actually sent as
         self.maps_dtype = maps_dtype
         #: which image of the result this viewer shows
@@ -164,17 +149,16 @@ class SaliencyViewer(XWidget):
             methods.append({"name": r.name, "detail": detail, "start": len(classes), "count": int(rows.size)})
             classes.extend(class_info(sal, int(row)) for row in rows)
 
-        probabilities = first.probabilities[image]
         if title is None:
             title = f"Image {image}"
-            if probabilities.size and len(first.labels) == probabilities.shape[0]:
-                top = int(probabilities.argmax())
-                title += f": predicted {first.labels[top]} ({probabilities[top] * 100:.1f}%)"
+            top = predicted_class(first, image)
+            if top is not None:
+                title += f": predicted {first.labels[top]} ({first.probabilities[image][top] * 100:.1f}%)"
         method_text = methods[0]["detail"] if len(results) == 1 else ", ".join(self._method_names)
 
         super().__init__(
             image=image_payload(first.images[image]),
-            maps=array_payload(np.concatenate(blocks), maps_dtype),
+            maps=maps,
             classes=classes,
             methods=methods,
             method_index=method_index,
@@ -236,33 +220,7 @@ class SaliencyViewer(XWidget):
                 break
         self.selected = keep
 
-    @traitlets.validate("opacity")
-    def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
-
-    @traitlets.validate("colormap")
-    def _validate_colormap(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in COLORMAPS:
-            raise trait_error_choice("colormap", value, COLORMAPS)
-        return value
-
-    @traitlets.validate("scale")
-    def _validate_scale(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in SCALES:
-            raise trait_error_choice("scale", value, SCALES)
-        return value
-
-    # ------------------------------------------------------------------ access
-    @property
-    def method_names(self) -> list[str]:
-        """The methods' names, in picker order."""
-        return list(self._method_names)
-
+    # ------------------------------------------------------------------ access (method_names: OverlayTraits)
     @property
     def shown_method(self) -> str:
         """The name of the method shown now."""

@@ -1,0 +1,141 @@
+// The display controls every widget has (colour map, value scale, opacity), bound to their
+// traits, and radio groups of buttons (roving tabindex, WAI-ARIA pattern). Each widget lays
+// the elements out itself; class names and data-testids are set here, the same everywhere.
+
+import { COLORMAP_NAMES, isColormap } from "./colormaps";
+import { h, listen } from "./dom";
+import type { WidgetModel } from "./model";
+import { isScale } from "./normalise";
+import { SCALE_LABELS, readColormap, readScale } from "./overlay";
+import { clampOpacity, navigate } from "./selection";
+
+export interface DisplayControls {
+  colormapLabel: HTMLLabelElement;
+  /** data-testid "xw-colormap" */
+  colormap: HTMLSelectElement;
+  scaleLabel: HTMLLabelElement;
+  /** data-testid "xw-scale" */
+  scale: HTMLSelectElement;
+  opacityLabel: HTMLLabelElement;
+  /** data-testid "xw-opacity": a range input in [0, 1] */
+  opacity: HTMLInputElement;
+  /** data-testid "xw-opacity-value": the opacity in percent */
+  opacityValue: HTMLOutputElement;
+}
+
+export interface DisplayControlOptions {
+  /** prefix of the controls' ids, unique per render */
+  uid: string;
+  /** class names of the colour-map and scale selects */
+  colormapClass: string;
+  scaleClass: string;
+  /** text of the scale select's label */
+  scaleText: string;
+}
+
+/** The colour-map and scale selects and the opacity slider, each with its label. */
+export function displayControls({ uid, colormapClass, scaleClass, scaleText }: DisplayControlOptions): DisplayControls {
+  const colormapLabel = h("label", "xw-heading", { for: `${uid}-colormap` }, "Colour map");
+  const colormap = h("select", colormapClass, { id: `${uid}-colormap`, "data-testid": "xw-colormap" });
+  for (const name of COLORMAP_NAMES) colormap.append(h("option", null, { value: name }, name));
+
+  const scaleLabel = h("label", "xw-heading", { for: `${uid}-scale` }, scaleText);
+  const scale = h("select", scaleClass, { id: `${uid}-scale`, "data-testid": "xw-scale" });
+  for (const [value, text] of SCALE_LABELS) scale.append(h("option", null, { value }, text));
+
+  const opacityLabel = h("label", "xw-heading", { for: `${uid}-opacity` }, "Opacity");
+  const opacity = h("input", "xw-opacity", {
+    id: `${uid}-opacity`, type: "range", min: 0, max: 1, step: 0.01, "data-testid": "xw-opacity",
+  });
+  const opacityValue = h("output", "xw-opacity-value", { "data-testid": "xw-opacity-value" });
+  opacityValue.htmlFor.add(opacity.id);
+  return { colormapLabel, colormap, scaleLabel, scale, opacityLabel, opacity, opacityValue };
+}
+
+/** The controls' state from the traits (what a `change:` event calls). */
+export interface DisplaySync {
+  opacity(): void;
+  colormap(): void;
+  scale(): void;
+}
+
+/**
+ * Set the `colormap`, `scale` and `opacity` traits (and save) when the user changes the
+ * controls; the listeners' removers go into `cleanups`. Returns what syncs each control
+ * from its trait.
+ */
+export function bindDisplayControls(model: WidgetModel, controls: DisplayControls, cleanups: Array<() => void>): DisplaySync {
+  const { colormap, scale, opacity, opacityValue } = controls;
+  cleanups.push(
+    listen(opacity, "input", () => {
+      model.set("opacity", clampOpacity(Number(opacity.value)));
+      model.save_changes();
+    }),
+    listen(colormap, "change", () => {
+      if (!isColormap(colormap.value)) return;
+      model.set("colormap", colormap.value);
+      model.save_changes();
+    }),
+    listen(scale, "change", () => {
+      if (!isScale(scale.value)) return;
+      model.set("scale", scale.value);
+      model.save_changes();
+    }),
+  );
+  return {
+    opacity() {
+      const v = clampOpacity(model.get("opacity"));
+      // Leave the slider alone while it is being dragged to this very value.
+      if (document.activeElement !== opacity || Number(opacity.value) !== v) opacity.value = String(v);
+      opacityValue.textContent = `${Math.round(v * 100)}%`;
+    },
+    colormap() {
+      colormap.value = readColormap(model);
+    },
+    scale() {
+      scale.value = readScale(model);
+    },
+  };
+}
+
+/** A radio group's buttons with `checked` checked and the only one in the tab order. */
+export function checkRadio(buttons: readonly HTMLElement[], checked: number): void {
+  buttons.forEach((button, i) => {
+    const on = i === checked;
+    button.setAttribute("aria-checked", String(on));
+    button.tabIndex = on ? 0 : -1;
+  });
+}
+
+export interface RadioGroup {
+  /** the buttons' selector within the group */
+  selector: string;
+  /** a button's position, or null for none */
+  position(button: HTMLElement): number | null;
+  /** the position checked now, and how many buttons there are */
+  current(): number;
+  count(): number;
+  /** check `position` (from a click, or a key with `focus` true: move the focus there too) */
+  choose(position: number, focus: boolean): void;
+}
+
+/**
+ * A click on a button of `group` chooses it; a navigation key (arrows, Home, End; see
+ * `navigate`) chooses the next one and focuses it. Returns the listeners' removers.
+ */
+export function bindRadioGroup(group: HTMLElement, radios: RadioGroup): Array<() => void> {
+  return [
+    listen(group, "click", (event) => {
+      const button = (event.target as Element).closest<HTMLElement>(radios.selector);
+      if (button === null || !group.contains(button)) return;
+      const position = radios.position(button);
+      if (position !== null) radios.choose(position, false);
+    }),
+    listen(group, "keydown", (event) => {
+      const next = navigate(radios.current(), event.key, radios.count());
+      if (next === null) return;
+      event.preventDefault();
+      radios.choose(next, true);
+    }),
+  ];
+}
