@@ -121,10 +121,11 @@ def train(args: argparse.Namespace) -> dict:
             schedule.step()
             losses.append(loss.item())
             correct += int((logits.argmax(1) == y).sum())
-        acc, _ = evaluate(model, quick_test, is_cnn)
+        acc, per_class = evaluate(model, quick_test, is_cnn)
         print(f"epoch {epoch + 1:3d}/{args.epochs}  loss {np.mean(losses):.4f}  train acc "
               f"{correct / (steps_per_epoch * args.batch_size):.4f}  quick test acc {acc:.4f}  "
-              f"lr {schedule.get_last_lr()[0]:.2e}  data {gen_s:.1f}s  elapsed {time.perf_counter() - start:.0f}s",
+              f"lr {schedule.get_last_lr()[0]:.2e}  data {gen_s:.1f}s  elapsed {time.perf_counter() - start:.0f}s\n"
+              f"    per class: {' '.join(f'{c} {a:.2f}' for c, a in zip(CLASSES, per_class))}",
               flush=True)
     seconds = time.perf_counter() - start
 
