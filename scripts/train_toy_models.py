@@ -44,7 +44,7 @@ from xwidgets.models.zoo.toy import (  # noqa: E402
 DEFAULTS = {
     "toy_cnn": dict(epochs=12, n_train=12_000, lr=2e-3, weight_decay=0.05, warmup=1.0),
     "toy_cnn_biased": dict(epochs=12, n_train=12_000, lr=2e-3, weight_decay=0.05, warmup=1.0),
-    "toy_vit": dict(epochs=40, n_train=12_000, lr=1e-3, weight_decay=0.05, warmup=2.0),
+    "toy_vit": dict(epochs=20, n_train=10_000, lr=1e-3, weight_decay=0.05, warmup=2.0),
 }
 TEST_SEED = 1  # held-out test set; training seeds are >= 10_000
 MAX_BYTES = 5 * 1024 * 1024

@@ -110,14 +110,20 @@ def test_weights_ship_small_and_load_weights_only(name, models):
     assert "command" in report and "train_seconds" in report
 
 
-def test_models_without_shipped_weights_say_how_to_train_them():
-    for name in set(TOY_MODELS) - set(SHIPPED_TOY_MODELS):
-        assert not weights_path(name).exists()
-        with pytest.raises(FileNotFoundError, match=f"python scripts/train_toy_models.py --model {name}"):
-            load_toy_model(name)
+def test_every_toy_model_ships_weights():
+    assert set(SHIPPED_TOY_MODELS) == set(TOY_MODELS)
 
 
-@pytest.mark.parametrize("name", ["toy_cnn"])
+@pytest.mark.parametrize("name", TOY_MODELS)
+def test_missing_weights_say_how_to_train_them(name, tmp_path, monkeypatch):
+    import xwidgets.models.zoo.toy as toy
+
+    monkeypatch.setattr(toy, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"python scripts/train_toy_models.py --model {name}"):
+        load_toy_model(name)
+
+
+@pytest.mark.parametrize("name", ["toy_cnn", "toy_vit"])
 def test_held_out_accuracy(name, models, held_out):
     accuracy = _accuracy(models[name], held_out["clean"])
     assert accuracy >= 0.95, f"{name}: {accuracy:.3f} on {N_TEST} fresh held-out images (seed {HELD_OUT_SEED})"
