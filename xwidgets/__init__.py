@@ -10,11 +10,11 @@
 
 from . import data, models, saliency
 from .models import ModelAdapter, Preprocess, wrap
-from .saliency import Contrast, Saliency, TopK, explain, explain_many, list_methods
+from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_layer, explain_many, list_methods
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid"]
 
 
 def __getattr__(name: str):

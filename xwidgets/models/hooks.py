@@ -88,3 +88,32 @@ def capture(model: nn.Module, names: list[str], *, gradients: bool) -> Iterator[
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextlib.contextmanager
+def substitute(model: nn.Module, name: str, replacement: torch.Tensor) -> Iterator[dict[str, bool]]:
+    """Inside, the named layer's output is replaced by ``replacement`` (same shape) in
+    every forward pass, so the rest of the model runs on it: the model's second part
+    applied to a representation of our choosing (a masked representation, or the
+    interpolated activations of layer Integrated Gradients). The yielded dict's
+    ``"called"`` says whether the layer ran. The hook is removed on exit."""
+    from .layers import get_layer
+
+    state = {"called": False}
+
+    def hook(module, args, output):
+        tensor, rebuild = _first_tensor(output)
+        if tuple(tensor.shape) != tuple(replacement.shape):
+            raise ValueError(
+                f"representation: expected the shape of layer {name!r}'s output, {tuple(tensor.shape)}; "
+                f"got {tuple(replacement.shape)}"
+            )
+        state["called"] = True
+        # a clone keeps in-place ops downstream (ReLU(inplace=True)) off the caller's tensor
+        return rebuild(replacement.to(dtype=tensor.dtype).clone())
+
+    handle = get_layer(model, name).register_forward_hook(hook)
+    try:
+        yield state
+    finally:
+        handle.remove()

@@ -6,9 +6,15 @@ from . import cam, gradcampp, hirescam, layercam, scorecam  # noqa: F401  (CAM f
 from . import occlusion, rise  # noqa: F401  (perturbation baselines)
 from . import extremal_perturbation, meaningful_perturbation  # noqa: F401  (mask optimisation)
 from .explain import explain
+from .explain_layer import explain_layer, forward_from_layer
+from .layer_result import LayerSaliency
 from .many import explain_many
-from .registry import MethodOutput, MethodSpec, get_method, list_methods, register
+from .registry import LayerOutput, MethodOutput, MethodSpec, get_method, layer_method_names, list_methods, register
 from .result import Saliency
 from .targets import Contrast, TargetPlan, TopK
 
-__all__ = ["explain", "explain_many", "Saliency", "TopK", "Contrast", "TargetPlan", "register", "get_method", "list_methods", "MethodSpec", "MethodOutput"]
+__all__ = [
+    "explain", "explain_many", "explain_layer", "forward_from_layer", "Saliency", "LayerSaliency", "TopK", "Contrast",
+    "TargetPlan", "register", "get_method", "list_methods", "layer_method_names", "MethodSpec", "MethodOutput",
+    "LayerOutput",
+]

@@ -24,7 +24,7 @@ from ..models.adapter import ModelAdapter
 from .targets import FixedTargets, TargetPlan
 
 __all__ = [
-    "REDUCTIONS", "check_reduce", "reduce_channels", "input_gradients", "modified_relu",
+    "REDUCTIONS", "check_reduce", "reduce_channels", "input_gradients", "source_gradients", "modified_relu",
     "GradientMethod", "register_gradient_method", "get_gradient_method", "gradient_method_names",
     "check_positive_int",
 ]
@@ -193,8 +193,10 @@ def input_gradients(
     image_index: torch.Tensor | None = None,
     rule: str | None = None,
     method: str = "gradient",
+    source: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, FixedTargets]:
-    """Gradients of the target scores with respect to ``inputs`` (N, 3, H, W).
+    """Gradients of the target scores with respect to ``inputs`` (N, 3, H, W), or,
+    with ``source``, with respect to that layer's output.
 
     One forward pass, then one backward pass per target pass (K of them, reusing the
     graph). With a ``TargetPlan`` the targets ("pred", TopK, ...) come from this very
@@ -202,15 +204,44 @@ def input_gradients(
     row n for image ``image_index[n]``. ``rule`` selects a modified-ReLU backward
     ("guided", "deconvnet").
 
-    Returns ``(gradients (K, N, 3, H, W), logits (N, C) detached, targets)``.
+    Returns ``(gradients (K, N, ...), logits (N, C) detached, targets)``.
     """
-    x = inputs.detach().requires_grad_(True)
+    grads, _, logits, fixed = source_gradients(model, inputs, targets, image_index, rule, method, source)
+    return grads, logits, fixed
+
+
+def source_gradients(
+    model: ModelAdapter,
+    inputs: torch.Tensor,
+    targets: FixedTargets | TargetPlan,
+    image_index: torch.Tensor | None = None,
+    rule: str | None = None,
+    method: str = "gradient",
+    source: str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, FixedTargets]:
+    """:func:`input_gradients`, also returning the values the gradients are taken
+    with respect to: the inputs, or the ``source`` layer's output (B, C, h, w) feature
+    maps or (B, T, C) tokens. With a source layer the graph starts there (its output
+    becomes a leaf), so the backward pass stops at the layer and modified-ReLU rules
+    act only above it (Zeiler & Fergus's deconvnet down to a layer).
+
+    Returns ``(gradients (K, N, ...), source values (N, ...), logits (N, C), targets)``.
+    """
+    from ..models.hooks import capture
+
+    x = inputs.detach().requires_grad_(source is None)
     rules = modified_relu(rule) if rule is not None else contextlib.nullcontext()
+    layers = capture(model.model, [source], gradients=True) if source is not None else contextlib.nullcontext()
     with torch.enable_grad():
-        with rules as state:
+        with rules as state, layers as records:
             logits = model.logits(x)
         if state is not None and rule != "plain":
             warn_if_no_relu(state, method)
+        if records is not None:
+            leaf = records[source].leaf
+            if leaf is None:
+                raise RuntimeError(f"layer: {source!r} was not called during the forward pass, so it has no activation")
+            x = leaf
         fixed = FixedTargets.from_logits(targets, logits) if isinstance(targets, TargetPlan) else targets
         grads = []
         for k in range(fixed.num_passes):
@@ -222,7 +253,7 @@ def input_gradients(
                 )
             (grad,) = torch.autograd.grad(score.sum(), x, retain_graph=k < fixed.num_passes - 1, allow_unused=True)
             grads.append(torch.zeros_like(x) if grad is None else grad)
-    return torch.stack(grads), logits.detach(), fixed
+    return torch.stack(grads), x.detach(), logits.detach(), fixed
 
 
 # ---------------------------------------------------------------------------- the table of gradient methods
@@ -233,7 +264,9 @@ class GradientMethod:
     """A method giving 3-channel input attributions, so that SmoothGrad and VarGrad
     can average them over noisy copies before the channel reduction.
 
-    ``attribute(model, rows (N,3,H,W), targets, image_index (N,), params) -> (K,N,3,H,W)``
+    ``attribute(model, rows (N,3,H,W), targets, image_index (N,), params, source=None)
+    -> (K,N,3,H,W)``; with ``source`` (a layer name) the attributions are those of the
+    layer's output, (K, N, C, h, w) or (K, N, T, C) for tokens.
     """
 
     name: str

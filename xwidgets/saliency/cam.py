@@ -28,7 +28,7 @@ from torch import nn
 from ..models.adapter import ModelAdapter
 from ..models.hooks import capture
 from ..models.layers import tokens_to_grid
-from .registry import MethodOutput, register
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import Contrast, TargetPlan
 
 
@@ -62,6 +62,25 @@ def find_linear_head(model: ModelAdapter, channels: int, layer: str) -> tuple[st
     uses_layer=True,
 )
 def cam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: CAMParams, layer: str) -> MethodOutput:
+    logits, activation, passes, weights = cam_channel_weights(model, inputs, plan, layer)
+    maps = torch.einsum("kbc,bchw->kbhw", weights, activation.to(weights.dtype))
+    return MethodOutput(maps=maps.clamp_min(0) if params.relu else maps, logits=logits, targets=torch.stack(passes))
+
+
+@register_at_layer("cam")
+def cam_at_layer(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: CAMParams, layer: str) -> LayerOutput:
+    logits, activation, passes, weights = cam_channel_weights(model, inputs, plan, layer)
+    relevance = weights[:, :, :, None, None] * activation.to(weights.dtype)
+    maps = relevance.sum(dim=2)
+    return LayerOutput(relevance, activation, maps.clamp_min(0) if params.relu else maps, logits, torch.stack(passes))
+
+
+def cam_channel_weights(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], torch.Tensor]:
+    """(logits (B, C), activation (B, C', h, w), the K class tensors (B,), the head's
+    weights w^c_k per pass and image (K, B, C')), after checking that the logits are
+    the head applied to the layer's global average."""
     with torch.no_grad(), capture(model.model, [layer], gradients=False) as records:
         logits = model.logits(inputs)
     if records[layer].activation is None:
@@ -80,7 +99,7 @@ def cam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: CAM
         )
     passes = plan.passes(logits)
     weight = head.weight.detach()
-    maps = []
+    weights = []
     for classes in passes:
         if plan.is_callable or isinstance(plan.target, Contrast):
             # weights v @ W with v = d score / d logits (exact for scores linear in the logits)
@@ -89,9 +108,7 @@ def cam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: CAM
                 (v,) = torch.autograd.grad(plan.scores(z, classes).sum(), z, allow_unused=True)
             if v is None:  # the score does not depend on the logits
                 v = torch.zeros_like(z)
-            channel_weights = v.to(weight.dtype) @ weight
+            weights.append(v.to(weight.dtype) @ weight)
         else:
-            channel_weights = weight[classes]
-        m = (channel_weights[:, :, None, None].to(activation.dtype) * activation).sum(dim=1)
-        maps.append(m.clamp_min(0) if params.relu else m)
-    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
+            weights.append(weight[classes])
+    return logits, activation, passes, torch.stack(weights)

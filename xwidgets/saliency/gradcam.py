@@ -9,13 +9,14 @@ are mapped back to their patch grid automatically.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import torch
 
 from ..models.adapter import ModelAdapter
 from ..models.hooks import capture
 from ..models.layers import tokens_to_grid
-from .registry import MethodOutput, register
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import TargetPlan
 
 
@@ -38,9 +39,18 @@ class GradCAMParams:
     uses_layer=True,
 )
 def gradcam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMParams, layer: str) -> MethodOutput:
-    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
-    maps = [cam_from_gradients(activation, gradient, relu=params.relu) for gradient in gradients]
-    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
+    return gradient_cam(model, inputs, plan, layer, gradcam_relevance, params.relu)
+
+
+@register_at_layer("gradcam")
+def gradcam_at_layer(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMParams, layer: str) -> LayerOutput:
+    return gradient_cam_at_layer(model, inputs, plan, layer, gradcam_relevance, params.relu)
+
+
+def gradcam_relevance(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """alpha_k A^k with alpha_k = mean_ij dy_c/dA^k_ij: (B, C, h, w) terms whose
+    channel sum is the Grad-CAM map before its ReLU."""
+    return gradient.mean(dim=(2, 3), keepdim=True) * activation
 
 
 def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, relu: bool = True) -> torch.Tensor:
@@ -48,9 +58,34 @@ def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, relu: b
     (B, C, h, w) feature maps or (B, N, C) ViT tokens: alpha_k = mean_ij dy_c/dA^k_ij,
     map = ReLU(sum_k alpha_k A^k), shape (B, h, w) at the layer's resolution.
     Shared with Guided Grad-CAM (guided.py)."""
-    weights = tokens_to_grid(gradient).mean(dim=(2, 3), keepdim=True)
-    cam = (weights * tokens_to_grid(activation)).sum(dim=1)
+    cam = gradcam_relevance(tokens_to_grid(activation), tokens_to_grid(gradient)).sum(dim=1)
     return cam.clamp_min(0) if relu else cam
+
+
+Relevance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def gradient_cam(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str, relevance: Relevance, relu: bool
+) -> MethodOutput:
+    """A CAM whose map is ReLU(sum_k relevance(A, dS/dA)_k), for every target pass:
+    Grad-CAM, Grad-CAM++, HiResCAM and LayerCAM differ only in ``relevance``."""
+    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
+    maps = torch.stack([relevance(activation, gradient).sum(dim=1) for gradient in gradients])
+    return MethodOutput(maps=maps.clamp_min(0) if relu else maps, logits=logits, targets=torch.stack(passes))
+
+
+def gradient_cam_at_layer(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, layer: str, relevance: Relevance, relu: bool
+) -> LayerOutput:
+    """:func:`gradient_cam` keeping the per-element relevance at the layer."""
+    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
+    terms = torch.stack([relevance(activation, gradient) for gradient in gradients])  # (K, B, C, h, w)
+    maps = terms.sum(dim=2)
+    return LayerOutput(
+        relevance=terms, activation=activation, maps=maps.clamp_min(0) if relu else maps, logits=logits,
+        targets=torch.stack(passes),
+    )
 
 
 def layer_gradients(

@@ -18,13 +18,14 @@ backward that stops at the layer, like Grad-CAM.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import torch
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from .gradcam import layer_gradients
-from .registry import MethodOutput, register
+from .gradcam import gradient_cam, gradient_cam_at_layer
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import TargetPlan
 
 
@@ -64,9 +65,15 @@ def gradcampp_weights(activation: torch.Tensor, gradient: torch.Tensor, eps: flo
     uses_layer=True,
 )
 def gradcampp(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMPlusPlusParams, layer: str) -> MethodOutput:
-    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
-    maps = []
-    for gradient in gradients:
-        cam = (gradcampp_weights(activation, gradient, params.eps) * activation).sum(dim=1)
-        maps.append(cam.clamp_min(0) if params.relu else cam)
-    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
+    return gradient_cam(model, inputs, plan, layer, functools.partial(gradcampp_relevance, eps=params.eps), params.relu)
+
+
+@register_at_layer("gradcampp")
+def gradcampp_at_layer(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GradCAMPlusPlusParams, layer: str) -> LayerOutput:
+    relevance = functools.partial(gradcampp_relevance, eps=params.eps)
+    return gradient_cam_at_layer(model, inputs, plan, layer, relevance, params.relu)
+
+
+def gradcampp_relevance(activation: torch.Tensor, gradient: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """w_k A^k: the (B, C, h, w) terms whose channel sum is the Grad-CAM++ map."""
+    return gradcampp_weights(activation, gradient, eps) * activation

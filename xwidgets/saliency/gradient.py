@@ -10,7 +10,7 @@ import dataclasses
 import torch
 
 from ..models.adapter import ModelAdapter
-from ._gradients import check_reduce, input_gradients, reduce_channels, register_gradient_method
+from ._gradients import check_reduce, input_gradients, reduce_channels, register_gradient_method, source_gradients
 from .registry import MethodOutput, register
 from .targets import FixedTargets, TargetPlan
 
@@ -39,13 +39,22 @@ class GradientXInputParams:
 
 
 @register_gradient_method("saliency", SaliencyParams)
-def saliency_attribution(model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: SaliencyParams) -> torch.Tensor:
-    return input_gradients(model, rows, targets, image_index, method="saliency")[0]
+def saliency_attribution(
+    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: SaliencyParams,
+    source: str | None = None,
+) -> torch.Tensor:
+    return input_gradients(model, rows, targets, image_index, method="saliency", source=source)[0]
 
 
 @register_gradient_method("gradient_x_input", GradientXInputParams)
-def gradient_x_input_attribution(model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GradientXInputParams) -> torch.Tensor:
-    return input_gradients(model, rows, targets, image_index, method="gradient_x_input")[0] * rows
+def gradient_x_input_attribution(
+    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GradientXInputParams,
+    source: str | None = None,
+) -> torch.Tensor:
+    """Gradient x input; at a ``source`` layer, gradient x activation (Captum's
+    LayerGradientXActivation)."""
+    grads, values, _, _ = source_gradients(model, rows, targets, image_index, method="gradient_x_input", source=source)
+    return grads * values
 
 
 @register(

@@ -25,13 +25,14 @@ from torch import nn
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from ..models.hooks import _first_tensor
+from ..models.hooks import _first_tensor, capture
+from ..models.layers import tokens_to_grid
 from ._gradients import (
     check_reduce, input_gradients, modified_relu, reduce_channels, register_gradient_method,
     warn_if_no_relu,
 )
 from .gradcam import cam_from_gradients
-from .registry import MethodOutput, register
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import FixedTargets, TargetPlan
 
 
@@ -65,13 +66,19 @@ class GuidedGradCAMParams:
 
 
 @register_gradient_method("guided_backprop", GuidedParams)
-def guided_backprop_attribution(model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GuidedParams) -> torch.Tensor:
-    return input_gradients(model, rows, targets, image_index, rule="guided", method="guided_backprop")[0]
+def guided_backprop_attribution(
+    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GuidedParams,
+    source: str | None = None,
+) -> torch.Tensor:
+    return input_gradients(model, rows, targets, image_index, rule="guided", method="guided_backprop", source=source)[0]
 
 
 @register_gradient_method("deconvnet", GuidedParams)
-def deconvnet_attribution(model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GuidedParams) -> torch.Tensor:
-    return input_gradients(model, rows, targets, image_index, rule="deconvnet", method="deconvnet")[0]
+def deconvnet_attribution(
+    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: GuidedParams,
+    source: str | None = None,
+) -> torch.Tensor:
+    return input_gradients(model, rows, targets, image_index, rule="deconvnet", method="deconvnet", source=source)[0]
 
 
 @register(
@@ -153,3 +160,46 @@ def guided_gradcam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, 
             cam = F.interpolate(cam[:, None], size=tuple(x.shape[-2:]), mode=params.interpolation, align_corners=align)
             maps.append(reduce_channels(guided * cam, params.reduce))
     return MethodOutput(maps=torch.stack(maps), logits=logits.detach(), targets=targets.stacked())
+
+
+@register_at_layer("guided_gradcam")
+def guided_gradcam_at_layer(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: GuidedGradCAMParams, layer: str, cam_layer: str
+) -> LayerOutput:
+    """Guided Grad-CAM down to ``layer`` (seed 001's example of a masked source
+    representation): guided backprop from the score to the layer's output, times the
+    Grad-CAM map of ``cam_layer`` (at or above ``layer``) resized to the layer's grid."""
+    with torch.enable_grad():
+        with modified_relu("plain") as state, capture(model.model, [layer], gradients=True) as records, \
+                _keep_output(model.layer(cam_layer)) as kept:
+            logits = model.logits(inputs)
+        warn_if_no_relu(state, "guided_gradcam")
+        leaf = records[layer].leaf
+        if leaf is None:
+            raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
+        if "output" not in kept:
+            raise RuntimeError(f"cam_layer: {cam_layer!r} was not called during the forward pass, so it has no activation")
+        activation = kept["output"]
+        if not activation.requires_grad:
+            raise ValueError(
+                f"cam_layer: expected a layer at or above layer {layer!r} (Grad-CAM is read above the layer the "
+                f"guided backward stops at); got {cam_layer!r}, which runs before it"
+            )
+        targets = FixedTargets.from_logits(plan, logits)
+        terms = []
+        for k in range(targets.num_passes):
+            score = targets.scores(logits, k).sum()
+            state.rule = "plain"
+            (layer_grad,) = torch.autograd.grad(score, activation, retain_graph=True)
+            cam = cam_from_gradients(activation.detach(), layer_grad, relu=params.relu)
+            state.rule = "guided"
+            (guided,) = torch.autograd.grad(score, leaf, retain_graph=k < targets.num_passes - 1, allow_unused=True)
+            guided = tokens_to_grid(torch.zeros_like(leaf) if guided is None else guided)
+            align = False if params.interpolation in ("bilinear", "bicubic") else None
+            cam = F.interpolate(cam[:, None], size=tuple(guided.shape[-2:]), mode=params.interpolation, align_corners=align)
+            terms.append(guided * cam)
+    relevance = torch.stack(terms)
+    return LayerOutput(
+        relevance, tokens_to_grid(leaf.detach()), reduce_channels(relevance, params.reduce), logits.detach(),
+        targets.stacked(),
+    )

@@ -19,8 +19,8 @@ import dataclasses
 import torch
 
 from ..models.adapter import ModelAdapter
-from .gradcam import layer_gradients
-from .registry import MethodOutput, register
+from .gradcam import gradient_cam, gradient_cam_at_layer
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import TargetPlan
 
 
@@ -41,9 +41,14 @@ class HiResCAMParams:
     uses_layer=True,
 )
 def hirescam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: HiResCAMParams, layer: str) -> MethodOutput:
-    logits, activation, passes, gradients = layer_gradients(model, inputs, plan, layer)
-    maps = []
-    for gradient in gradients:
-        cam = (gradient * activation).sum(dim=1)
-        maps.append(cam.clamp_min(0) if params.relu else cam)
-    return MethodOutput(maps=torch.stack(maps), logits=logits, targets=torch.stack(passes))
+    return gradient_cam(model, inputs, plan, layer, hirescam_relevance, params.relu)
+
+
+@register_at_layer("hirescam")
+def hirescam_at_layer(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: HiResCAMParams, layer: str) -> LayerOutput:
+    return gradient_cam_at_layer(model, inputs, plan, layer, hirescam_relevance, params.relu)
+
+
+def hirescam_relevance(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """dS/dA^k (.) A^k: the (B, C, h, w) terms whose channel sum is the map."""
+    return gradient * activation

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
+from ..models.hooks import capture, substitute
 from ._gradients import (
     check_positive_int, check_reduce, input_gradients, reduce_channels, register_gradient_method,
 )
@@ -168,22 +169,61 @@ def make_baselines(model: ModelAdapter, rows: torch.Tensor, params: IntegratedGr
 
 @register_gradient_method("integrated_gradients", IntegratedGradientsParams)
 def integrated_gradients_attribution(
-    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor, params: IntegratedGradientsParams
+    model: ModelAdapter, rows: torch.Tensor, targets: FixedTargets, image_index: torch.Tensor,
+    params: IntegratedGradientsParams, source: str | None = None,
 ) -> torch.Tensor:
-    """(K, N, 3, H, W) attributions of N rows; row n is scored for image ``image_index[n]``."""
-    n_rows = rows.shape[0]
+    """(K, N, 3, H, W) attributions of N rows; row n is scored for image ``image_index[n]``.
+
+    With ``source`` (a layer name): layer Integrated Gradients, the path runs from the
+    baseline's activation A' to the image's A at that layer (the baseline image mapped
+    through the model, as Captum's LayerIntegratedGradients does), and the result is
+    (A - A') times the integrated gradient at the layer, shaped like the layer's output.
+    """
     baselines = make_baselines(model, rows, params)
-    delta = rows - baselines
+    if source is None:
+        start, delta = baselines, rows - baselines
+    else:
+        start = _layer_output(model, baselines, source)
+        delta = _layer_output(model, rows, source) - start
+    n_rows = rows.shape[0]
     alphas, weights = integration_rule(params.rule, params.steps, rows.device)
-    total = torch.zeros((targets.num_passes, *rows.shape), dtype=rows.dtype, device=rows.device)
+    total = torch.zeros((targets.num_passes, *delta.shape), dtype=delta.dtype, device=rows.device)
     size = params.steps * n_rows
     for lo in range(0, size, params.internal_batch_size):
         index = torch.arange(lo, min(lo + params.internal_batch_size, size), device=rows.device)
         step, row = index // n_rows, index % n_rows  # step-major: every image at alpha_0, then alpha_1, ...
-        scaled = baselines[row] + alphas[step].view(-1, 1, 1, 1) * delta[row]
-        grads = input_gradients(model, scaled, targets, image_index[row], method="integrated_gradients")[0]
-        total.index_add_(1, row, grads * weights[step].view(1, -1, 1, 1, 1))
+        scaled = start[row] + alphas[step].view(-1, *[1] * (delta.ndim - 1)) * delta[row]
+        if source is None:
+            grads = input_gradients(model, scaled, targets, image_index[row], method="integrated_gradients")[0]
+        else:
+            grads = substituted_gradients(model, rows[row], source, scaled, targets, image_index[row])
+        total.index_add_(1, row, grads * weights[step].view(1, -1, *[1] * (delta.ndim - 1)))
     return total * delta
+
+
+def _layer_output(model: ModelAdapter, inputs: torch.Tensor, layer: str) -> torch.Tensor:
+    with torch.no_grad(), capture(model.model, [layer], gradients=False) as records:
+        model.logits(inputs)
+    if records[layer].activation is None:
+        raise RuntimeError(f"layer: {layer!r} was not called during the forward pass, so it has no activation")
+    return records[layer].activation
+
+
+def substituted_gradients(
+    model: ModelAdapter, inputs: torch.Tensor, layer: str, values: torch.Tensor, targets: FixedTargets,
+    image_index: torch.Tensor,
+) -> torch.Tensor:
+    """(K, N, ...) gradients of the target scores with respect to ``values`` put in
+    place of ``layer``'s output while the model runs on ``inputs``."""
+    leaf = values.detach().requires_grad_(True)
+    with torch.enable_grad(), substitute(model.model, layer, leaf):
+        logits = model.logits(inputs)
+        grads = []
+        for k in range(targets.num_passes):
+            score = targets.scores(logits, k, image_index).sum()
+            (grad,) = torch.autograd.grad(score, leaf, retain_graph=k < targets.num_passes - 1, allow_unused=True)
+            grads.append(torch.zeros_like(leaf) if grad is None else grad)
+    return torch.stack(grads)
 
 
 @register(

@@ -12,7 +12,10 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["MethodSpec", "MethodOutput", "register", "get_method", "list_methods"]
+__all__ = [
+    "MethodSpec", "MethodOutput", "LayerOutput", "register", "register_at_layer", "get_method", "get_at_layer",
+    "list_methods", "layer_method_names",
+]
 
 
 @dataclasses.dataclass
@@ -29,6 +32,25 @@ class MethodOutput:
     logits: torch.Tensor  # (B, C) of the clean forward pass
     targets: torch.Tensor  # (K, B) class per pass and image (-1 for a callable target)
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class LayerOutput:
+    """What a method computes at an internal layer for B images and K target passes
+    (``explain_layer``).
+
+    ``relevance``: each element's relevance at the layer, (K, B, C, h, w): for the CAM
+    family, the terms that the channel sum turns into the map (Grad-CAM: alpha_k A^k;
+    HiResCAM: dS/dA (.) A); for gradient methods, the method's attribution with the
+    layer's output in place of the input (gradient x activation, layer Integrated
+    Gradients, guided backprop down to the layer).
+    """
+
+    relevance: torch.Tensor  # (K, B, C, h, w)
+    activation: torch.Tensor  # (B, C, h, w): the layer's output (ViT tokens on their grid)
+    maps: torch.Tensor  # (K, B, h, w): the method's map at the layer's resolution
+    logits: torch.Tensor  # (B, C)
+    targets: torch.Tensor  # (K, B)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +90,39 @@ def register(name: str, *, params: type, summary: str, paper: str, family: str, 
         return compute
 
     return decorate
+
+
+_AT_LAYER: dict[str, Callable[..., LayerOutput]] = {}
+
+
+def register_at_layer(name: str):
+    """Decorator registering ``at_layer(model, inputs, plan, params, layer, **options)
+    -> LayerOutput``: how method ``name`` (already registered) explains at a layer."""
+
+    def decorate(at_layer: Callable[..., LayerOutput]) -> Callable[..., LayerOutput]:
+        if name not in _REGISTRY:
+            raise ValueError(f"register_at_layer: register the method {name!r} first")
+        if name in _AT_LAYER:
+            raise ValueError(f"register_at_layer: {name!r} already explains at a layer")
+        _AT_LAYER[name] = at_layer
+        return at_layer
+
+    return decorate
+
+
+def layer_method_names() -> list[str]:
+    """The methods that can explain at an internal layer (``explain_layer``)."""
+    return sorted(_AT_LAYER)
+
+
+def get_at_layer(name: str) -> Callable[..., LayerOutput]:
+    spec = get_method(name)
+    if spec.name not in _AT_LAYER:
+        raise ValueError(
+            f"method: expected one that explains at an internal layer ({', '.join(layer_method_names())}); "
+            f"got {name!r}, a {spec.family} method that works on the input only"
+        )
+    return _AT_LAYER[spec.name]
 
 
 def get_method(name: str) -> MethodSpec:

@@ -42,7 +42,7 @@ from ..models.adapter import ModelAdapter
 from ..models.hooks import capture
 from ..models.layers import tokens_to_grid
 from .occlusion import positive_int
-from .registry import MethodOutput, register
+from .registry import LayerOutput, MethodOutput, register, register_at_layer
 from .targets import TargetPlan
 
 WEIGHTS = ("probability", "channel_softmax")
@@ -82,6 +82,23 @@ class ScoreCAMParams:
     uses_layer=True,
 )
 def scorecam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: ScoreCAMParams, layer: str) -> MethodOutput:
+    logits, activation, passes, weights = scorecam_channel_weights(model, inputs, plan, params, layer)
+    maps = torch.einsum("kbc,bchw->kbhw", weights, activation.to(weights.dtype))
+    return MethodOutput(maps=maps.clamp_min(0) if params.relu else maps, logits=logits, targets=torch.stack(passes))
+
+
+@register_at_layer("scorecam")
+def scorecam_at_layer(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: ScoreCAMParams, layer: str) -> LayerOutput:
+    logits, activation, passes, weights = scorecam_channel_weights(model, inputs, plan, params, layer)
+    relevance = weights[:, :, :, None, None] * activation.to(weights.dtype)
+    maps = relevance.sum(dim=2)
+    return LayerOutput(relevance, activation, maps.clamp_min(0) if params.relu else maps, logits, torch.stack(passes))
+
+
+def scorecam_channel_weights(
+    model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: ScoreCAMParams, layer: str
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], torch.Tensor]:
+    """(logits, activation (B, C', h, w), the K class tensors, channel weights (K, B, C'))."""
     with torch.no_grad(), capture(model.model, [layer], gradients=False) as records:
         logits = model.logits(inputs)
     if records[layer].activation is None:
@@ -117,5 +134,4 @@ def scorecam(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params
             top = shifted.amax(dim=2, keepdim=True)
             exp = (shifted - torch.where(torch.isfinite(top), top, torch.zeros_like(top))).exp()
             weights = exp / exp.sum(dim=2, keepdim=True).clamp_min(torch.finfo(exp.dtype).tiny)
-        maps = torch.einsum("kbc,bchw->kbhw", weights, activation.to(weights.dtype))
-    return MethodOutput(maps=maps.clamp_min(0) if params.relu else maps, logits=logits, targets=torch.stack(passes))
+    return logits, activation, passes, weights

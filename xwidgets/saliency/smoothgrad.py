@@ -77,10 +77,13 @@ class NoiseParams:
 
 
 def noise_moments(
-    model: ModelAdapter, inputs: torch.Tensor, targets: FixedTargets, params: NoiseParams, second: bool
+    model: ModelAdapter, inputs: torch.Tensor, targets: FixedTargets, params: NoiseParams, second: bool,
+    source: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Mean and (when ``second``) population variance over the noisy samples of the
-    base method's attributions, each (K, B, 3, H, W)."""
+    base method's attributions, each (K, B, 3, H, W); with ``source`` (a layer name)
+    the noise is still added to the input, and the attributions are the layer's,
+    shaped like its output."""
     base = get_gradient_method(params.base)
     base_params = params._base_params
     b = inputs.shape[0]
@@ -91,19 +94,23 @@ def noise_moments(
         sigma = torch.full((b,), float(params.sigma), dtype=inputs.dtype, device=inputs.device)
     generator = None if params.seed is None else torch.Generator(device=inputs.device).manual_seed(params.seed)
     per_chunk = max(1, params.internal_batch_size // b)
-    total = torch.zeros((targets.num_passes, *inputs.shape), dtype=inputs.dtype, device=inputs.device)
-    squares = torch.zeros_like(total) if second else None
+    total: torch.Tensor | None = None
+    squares: torch.Tensor | None = None
     for lo in range(0, params.n_samples, per_chunk):
         s = min(per_chunk, params.n_samples - lo)
         # image-major rows: image 0's s samples, then image 1's, ...
         image_index = torch.arange(b, device=inputs.device).repeat_interleave(s)
         noise = torch.randn((b * s, *inputs.shape[1:]), generator=generator, device=inputs.device, dtype=inputs.dtype)
         rows = inputs[image_index] + noise * sigma[image_index].view(-1, 1, 1, 1)
-        attributions = base.attribute(model, rows, targets, image_index, base_params)  # (K, B*s, 3, H, W)
-        attributions = attributions.view(targets.num_passes, b, s, *inputs.shape[1:])
+        attributions = base.attribute(model, rows, targets, image_index, base_params, source=source)  # (K, B*s, ...)
+        attributions = attributions.reshape(targets.num_passes, b, s, *attributions.shape[2:])
+        if total is None:
+            total = torch.zeros_like(attributions[:, :, 0])
+            squares = torch.zeros_like(total) if second else None
         total += attributions.sum(dim=2)
         if squares is not None:
             squares += (attributions * attributions).sum(dim=2)
+    assert total is not None  # n_samples >= 1
     mean = total / params.n_samples
     variance = None if squares is None else (squares / params.n_samples - mean * mean).clamp_min(0)
     return mean, variance
