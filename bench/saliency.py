@@ -383,8 +383,7 @@ def plan_method(name: str, args: argparse.Namespace, model_name: str, model: xw.
     elif name == "rise":
         n = args.rise_masks or defaults.n_masks
         plan.params["n_masks"] = n
-        per = max(1, defaults.internal_batch_size // b)
-        plan.settings.append(reduced(n, defaults.n_masks, "n_masks") + f", {per} masks x {b} images per pass")
+        plan.settings.append(reduced(n, defaults.n_masks, "n_masks") + f", internal batch {defaults.internal_batch_size} (whole masks x {b} images)")
         plan.limit = ForwardsLimit(model, inputs, b * n, chunks, args.repeats)
     elif name in MASK_METHODS:
         override = args.mp_iterations if name == "meaningful_perturbation" else args.ep_iterations
@@ -481,7 +480,7 @@ class Peers:
                 if need > 0.6 * available_bytes(inputs.device):
                     return Peer(na=f"needs ~{need / 2**30:.0f} GiB: it builds all B x C masked inputs at once")
                 note = "pytorch-grad-cam Score-CAM: batch_size set to ours; one image at a time, a host sync (.item()) per masked input"
-            batch = get_method("scorecam").params().internal_batch_size
+            batch = peer_chunk(get_method("scorecam").params().internal_batch_size, plan)
 
             def call() -> None:
                 with cls(model=net, target_layers=[layer]) as cam:
@@ -593,7 +592,7 @@ class Peers:
                 return Peer(na=f"baseline {params.baseline}")
             (wh, ww) = (params.window,) * 2 if isinstance(params.window, int) else tuple(params.window)
             (sh, sw) = (params.stride,) * 2 if isinstance(params.stride, int) else tuple(params.stride)
-            per = max(1, params.internal_batch_size // b)
+            per = max(1, peer_chunk(params.internal_batch_size, plan) // b)
 
             def call() -> torch.Tensor:
                 with torch.no_grad():
@@ -608,6 +607,14 @@ class Peers:
 
 
 # ---------------------------------------------------------------------------- the tables
+
+
+def peer_chunk(internal_batch_size: int | str, plan: Plan) -> int:
+    """The rows per forward a peer gets: ours when it is fixed; with "auto", the
+    limit's best chunk (the peers have no tuning of their own)."""
+    if isinstance(internal_batch_size, int):
+        return internal_batch_size
+    return plan.limit.chunk if isinstance(plan.limit, ForwardsLimit) else 32
 
 
 def ms(seconds: float) -> str:

@@ -343,7 +343,7 @@ def test_cam_on_a_class_token_vit_fails_naming_the_model():
 @pytest.mark.parametrize(
     "method, params, message",
     [
-        ("scorecam", {"internal_batch_size": 0}, "internal_batch_size: expected a positive int; got 0"),
+        ("scorecam", {"internal_batch_size": 0}, "internal_batch_size: expected a positive int or \"auto\"; got 0"),
         ("scorecam", {"internal_batch_size": 2.5}, "internal_batch_size: expected a positive int"),
         ("scorecam", {"weights": "softmax"}, "weights: expected one of 'probability', 'channel_softmax'"),
         ("scorecam", {"batch_size_per_channel": 3}, "scorecam: unknown parameter"),
@@ -360,5 +360,5 @@ def test_registry_lists_the_cam_family_with_papers_and_defaults():
     for name, author in [("cam", "Zhou"), ("gradcampp", "Chattopadhay"), ("hirescam", "Draelos"), ("layercam", "Jiang"), ("scorecam", "Wang")]:
         assert author in specs[name].paper and specs[name].family == "cam" and specs[name].uses_layer
     defaults = specs["scorecam"].make_params()
-    assert (defaults.internal_batch_size, defaults.baseline, defaults.weights, defaults.relu) == (32, False, "probability", True)
+    assert (defaults.internal_batch_size, defaults.baseline, defaults.weights, defaults.relu) == ("auto", False, "probability", True)
     assert specs["gradcampp"].make_params().eps == 0.0 and specs["cam"].make_params().relu is False

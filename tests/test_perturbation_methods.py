@@ -196,3 +196,34 @@ def test_registry_lists_the_perturbation_baselines_with_their_defaults():
     assert (occlusion.window, occlusion.stride, occlusion.baseline) == (15, 8, "zero")
     rise = specs["rise"].make_params()
     assert (rise.n_masks, rise.s, rise.p1, rise.score) == (8000, 7, 0.5, "probability")
+
+
+# ---------------------------------------------------------------------------- chunk sizes
+
+
+def test_auto_chunks_cover_every_row_once_and_keep_the_fastest_size():
+    import time
+
+    from xwidgets.saliency._chunks import AUTO_SIZES, Chunks
+
+    chunks = Chunks(2000, "auto", torch.device("cpu"))
+    seen = []
+    for start, stop in chunks:
+        seen.extend(range(start, stop))
+        size = stop - start
+        time.sleep(0.0002 * size * (1 if size == 16 else 4))  # 16 rows per forward is 4x cheaper per row
+    assert seen == list(range(2000))
+    assert set(chunks.timings) == set(AUTO_SIZES) and chunks.size == 16
+    # whole groups (RISE: a mask on all B images), and a fixed size is kept as given
+    grouped = Chunks(3 * 500, "auto", torch.device("cpu"), unit=3)
+    assert all(start % 3 == 0 and stop % 3 == 0 for start, stop in grouped)
+    assert [stop - start for start, stop in Chunks(10, 4, torch.device("cpu"))] == [4, 4, 2]
+    assert [stop - start for start, stop in Chunks(10, "auto", torch.device("cpu"))] == [10]  # too little work to probe
+
+
+def test_auto_chunks_give_the_maps_of_a_fixed_chunk(resnet):
+    images = _random_images(2, 64)
+    for method, params in (("occlusion", dict(window=16, stride=4)), ("rise", dict(n_masks=600, seed=1))):
+        auto = xw.explain(resnet, images, method=method, **params)
+        fixed = xw.explain(resnet, images, method=method, internal_batch_size=5, **params)
+        np.testing.assert_allclose(auto.maps, fixed.maps, rtol=1e-4, atol=1e-6 * np.abs(fixed.maps).max())

@@ -37,6 +37,7 @@ import torch
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
+from ._chunks import AUTO, Chunks, check_internal_batch_size
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
@@ -77,12 +78,14 @@ class OcclusionParams:
     the window is smaller than the image (8).
     baseline: what fills the window: "zero" (zero model input), "black" (black pixels)
     or a number (a constant model input).
-    internal_batch_size: occluded copies per forward pass."""
+    internal_batch_size: occluded copies per forward pass, or "auto" (default): the
+        fastest of 8 to 64 on this device and model, timed on the first forwards
+        (see ``_chunks.py``)."""
 
     window: int | tuple[int, int] = 15
     stride: int | tuple[int, int] = 8
     baseline: str | float = "zero"
-    internal_batch_size: int = 64
+    internal_batch_size: int | str = AUTO
 
     def __post_init__(self) -> None:
         pair(self.window, "window")
@@ -90,7 +93,7 @@ class OcclusionParams:
         number = isinstance(self.baseline, (int, float)) and not isinstance(self.baseline, bool)
         if not (self.baseline in BASELINES or number and math.isfinite(self.baseline)):
             raise bad_argument("baseline", '"zero", "black" or a finite number', self.baseline)
-        positive_int(self.internal_batch_size, "internal_batch_size")
+        check_internal_batch_size(self.internal_batch_size)
 
 
 def window_masks(size: int, window: int, stride: int, device: torch.device) -> torch.Tensor:
@@ -127,8 +130,8 @@ def occlusion(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, param
         image = torch.arange(b, device=inputs.device)
         clean = scores(logits, image)  # (K, B)
         drops = torch.empty(clean.shape[0], b * positions, dtype=clean.dtype, device=inputs.device)
-        for start in range(0, b * positions, params.internal_batch_size):
-            index = torch.arange(start, min(start + params.internal_batch_size, b * positions), device=inputs.device)
+        for start, stop in Chunks(b * positions, params.internal_batch_size, inputs.device):
+            index = torch.arange(start, stop, device=inputs.device)
             img, pos = index // positions, index % positions
             window = rows[pos // nw][:, :, None] & cols[pos % nw][:, None, :]  # (n, H, W)
             occluded = torch.where(window[:, None], fill, inputs[img])
