@@ -46,16 +46,14 @@ optimising them one at a time, up to floating-point rounding). ``extras`` record
 the iteration count, the final loss and score of the returned mask, and the loss of
 every step (before its update), per (image, target).
 
-Also home of the helpers the mask-optimisation methods share (extremal perturbation
-uses them): argument checks, scores of many perturbed rows, the progress bar and the
-live callback.
+The helpers the mask-optimisation methods share (argument checks, scores of many
+perturbed rows, the progress bar and the live callback) live in ``_optimisation.py``
+and are still importable from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Any, Callable
 
 import torch
@@ -63,119 +61,22 @@ import torch.nn.functional as F
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
-from ._gradients import check_positive_int
+from ._optimisation import (  # noqa: F401  (the shared pieces lived here; kept importable from here)
+    PROGRESS_THRESHOLD,
+    SCORES,
+    Progress,
+    RowScores,
+    check_choice,
+    check_controls,
+    check_number,
+)
 from .integrated_gradients import gaussian_blur
 from .occlusion import pair, substrate
 from .registry import MethodOutput, register
 from .targets import TargetPlan
 
-SCORES = ("probability", "logit")
 INITS = ("circle", "ones", "random")
 PERTURBATIONS = ("blur", "black")
-
-#: below this many iterations the progress bar is off unless asked for
-PROGRESS_THRESHOLD = 50
-
-
-# ---------------------------------------------------------------------------- shared checks
-
-
-def check_number(value: Any, argument: str, *, minimum: float | None = None, strict: bool = False,
-                 maximum: float | None = None, maximum_strict: bool = False) -> None:
-    """A finite real number (not a bool; numpy scalars are fine) within the given bounds."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and minimum is not None:
-        ok = value > minimum if strict else value >= minimum
-    if ok and maximum is not None:
-        ok = value < maximum if maximum_strict else value <= maximum
-    if not ok:
-        bounds = []
-        if minimum is not None:
-            bounds.append(f"{'>' if strict else '>='} {minimum:g}")
-        if maximum is not None:
-            bounds.append(f"{'<' if maximum_strict else '<='} {maximum:g}")
-        raise bad_argument(argument, "a finite number" + (" " + " and ".join(bounds) if bounds else ""), value)
-
-
-def check_choice(value: Any, argument: str, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise bad_argument(argument, f"one of {', '.join(repr(c) for c in choices)}", value)
-
-
-def check_controls(params: Any) -> None:
-    """The fields every mask optimisation shares: iterations, seed, progress, callback."""
-    check_positive_int(params.iterations, "iterations")
-    if isinstance(params.seed, bool) or not isinstance(params.seed, int):
-        raise bad_argument("seed", "an int", params.seed)
-    if params.progress is not None and not isinstance(params.progress, bool):
-        raise bad_argument("progress", "True, False or None (on above 50 iterations)", params.progress)
-    if params.callback is not None and not callable(params.callback):
-        raise bad_argument("callback", "None or a callable(step, masks)", params.callback)
-    check_positive_int(params.callback_every, "callback_every")
-
-
-# ---------------------------------------------------------------------------- shared loop pieces
-
-
-class RowScores:
-    """Scores of perturbed copies ("rows") of B images: row ``(b, r)`` is a copy of
-    image b scored for target pass ``passes_of_rows[r]``. The classes are fixed by the
-    clean forward pass (a perturbed copy is scored for the clean image's class).
-
-    ``use_probability``: softmax first (not for a callable target, which is applied to
-    the logits)."""
-
-    def __init__(self, plan: TargetPlan, clean_logits: torch.Tensor, passes_of_rows: torch.Tensor,
-                 use_probability: bool) -> None:
-        self.scores = plan.fix(clean_logits).all_scores
-        self.use_probability = use_probability and not plan.is_callable
-        self.callable = plan.is_callable
-        self.passes_of_rows = passes_of_rows  # (R,)
-
-    def __call__(self, logits: torch.Tensor, b: int) -> torch.Tensor:
-        """(b * R, C) logits -> (b, R) scores."""
-        rows = self.passes_of_rows.numel()
-        out = logits.float().softmax(dim=1) if self.use_probability else logits.float()
-        image = torch.arange(b, device=logits.device).repeat_interleave(rows)
-        scores = self.scores(out, image)  # (K, b * R), or (1, b * R) for a callable target
-        which = torch.zeros_like(image) if self.callable else self.passes_of_rows.to(logits.device).repeat(b)
-        return scores.gather(0, which[None])[0].view(b, rows)
-
-    def clean(self, logits: torch.Tensor) -> torch.Tensor:
-        """(B, C) logits of B images -> (B, K) scores of every pass."""
-        out = logits.float().softmax(dim=1) if self.use_probability else logits.float()
-        scores = self.scores(out, torch.arange(logits.shape[0], device=logits.device))
-        return scores.T
-
-
-class Progress:
-    """The tqdm.auto bar and the live callback of a mask optimisation."""
-
-    def __init__(self, params: Any, description: str) -> None:
-        show = params.progress if params.progress is not None else params.iterations > PROGRESS_THRESHOLD
-        self.bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=params.iterations, desc=description, leave=False)
-        self.callback = params.callback
-        self.every = params.callback_every
-
-    def wants_masks(self, step: int) -> bool:
-        return self.callback is not None and step % self.every == 0
-
-    def update(self, step: int, loss: torch.Tensor, masks: Callable[[], torch.Tensor] | None = None) -> None:
-        """After ``step`` (1-based) iterations; ``masks()`` builds the callback's masks."""
-        if self.bar is not None:
-            self.bar.update(1)
-            if step % 10 == 0 or step == self.bar.total:
-                self.bar.set_postfix(loss=f"{float(loss.mean()):.4g}", refresh=False)
-        if self.wants_masks(step) and masks is not None:
-            self.callback(step, masks())
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 # ---------------------------------------------------------------------------- parameters
