@@ -70,4 +70,7 @@ ${segmentCss(".xw-saliency", ".xw-method-tab")}
   font-variant-numeric: tabular-nums; margin-top: 2px;
 }
 .xw-saliency .xw-error[hidden] { display: none; }
+.xw-saliency .xw-points[hidden] { display: none; }
+.xw-saliency .xw-points-row { display: flex; gap: 6px; align-items: center; }
+.xw-saliency .xw-points-toggle { margin: 0; accent-color: var(--xw-accent); }
 `;

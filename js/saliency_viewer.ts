@@ -10,7 +10,9 @@
 // methods [{name, detail, start, count}]: method m owns rows [start, start + count)
 // (missing or empty: one method owning every row) | method_index (position in methods) |
 // selected (position among the current method's classes) | opacity [0, 1] | colormap |
-// scale "auto" | "minmax" | "signed" | title | method (fallback text of the method line).
+// scale "auto" | "minmax" | "signed" | title | method (fallback text of the method line) |
+// points {} or {data, dtype, shape: [R, N, 2]}: per row, (x, y) image pixels drawn as a
+// numbered path (FovEx's fixations; NaN: no point) | show_points (the "Fixations" checkbox).
 
 import { decodeArray, type ArrayPayload } from "./lib/buffers";
 import { DIVERGING_COLORMAP } from "./lib/colormaps";
@@ -23,6 +25,7 @@ import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { absQuantile, displayFor, isSignedDisplay, level, mapRange, type Display } from "./lib/normalise";
 import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
 import { cellAt } from "./lib/pointer";
+import { describePath, drawPath, pathOf, readPoints, type Points } from "./lib/points";
 import { clampOpacity, clampSelection } from "./lib/selection";
 import { SALIENCY_VIEWER_CSS } from "./saliency_viewer.styles";
 
@@ -96,7 +99,15 @@ function render({ model, el }: RenderProps): () => void {
   const colorbarNote = h("div", "xw-note", { "data-testid": "xw-colorbar-note", hidden: true });
   colorbar.append(colorbarHeading, ramp, ticks, colorbarNote);
 
-  panel.append(classSection, opacitySection, colormapSection, scaleSection, colorbar);
+  const pointsSection = h("div", "xw-control xw-points", { hidden: true });
+  const pointsRow = h("div", "xw-points-row");
+  const pointsToggle = h("input", "xw-points-toggle", { id: `${uid}-points`, type: "checkbox", "data-testid": "xw-points" });
+  const pointsLabel = h("label", "xw-heading", { for: `${uid}-points` }, "Fixations");
+  pointsRow.append(pointsToggle, pointsLabel);
+  const pointsNote = h("div", "xw-note", { "data-testid": "xw-points-note" });
+  pointsSection.append(pointsRow, pointsNote);
+
+  panel.append(classSection, opacitySection, colormapSection, scaleSection, colorbar, pointsSection);
   const body = h("div", "xw-body");
   body.append(stage, panel);
   root.append(body, error);
@@ -116,6 +127,7 @@ function render({ model, el }: RenderProps): () => void {
   let heatKey = "";
   let heatMaps: Maps | null = null;
   let display: Display = { range: { min: 0, max: 0 }, signed: false };
+  let points: Points | null = null;
 
   const ctx = canvas.getContext("2d");
 
@@ -171,11 +183,17 @@ function render({ model, el }: RenderProps): () => void {
     const drawn = updateHeat();
     drawOverlay(ctx, canvas, image, drawn ? heat : null, clampOpacity(model.get("opacity")));
     updateColorbar(drawn);
+    const path = pathOf(points, currentRow());
+    const showPath = model.get("show_points") !== false && path.vertices.length > 0;
+    if (showPath) drawPath(ctx, canvas, imageSize, path, pixelRatio());
+    updatePointsControl(path.vertices.length, path.markers.length);
+    root.dataset.points = String(showPath ? path.markers.length : 0);
     const c = classes[currentRow()];
     const m = methods.length > 1 ? `${currentMethod().name} ` : "";
+    const fixations = showPath ? `; fixations ${describePath(path)}` : "";
     canvas.setAttribute(
       "aria-label",
-      c ? `Image with the ${m}saliency map for class ${c.label} overlaid` : "Image with its saliency map overlaid",
+      (c ? `Image with the ${m}saliency map for class ${c.label} overlaid` : "Image with its saliency map overlaid") + fixations,
     );
     root.dataset.signed = String(drawn && display.signed);
   }
@@ -189,6 +207,30 @@ function render({ model, el }: RenderProps): () => void {
     colorbarNote.hidden = !signed;
     colorbarNote.textContent = signed ? `Diverging ${DIVERGING_COLORMAP}: blue below 0, red above, transparent near 0; limits \u00b1 the 99th percentile of |value|.` : "";
   }
+
+  // ---------------------------------------------------------------- points (fixation path)
+  function updatePointsControl(count: number, markers: number): void {
+    pointsSection.hidden = count === 0;
+    pointsToggle.checked = model.get("show_points") !== false;
+    pointsNote.textContent = count === 0 ? "" : `${count} fixation${count === 1 ? "" : "s"}, numbered in order`
+      + (markers < count ? ` (${count - markers} at a place already visited)` : "");
+  }
+
+  function loadPoints(): void {
+    points = readOrReport(setError, "points", () => readPoints(model.get("points")));
+    if (points !== null && points.rows !== classes.length) {
+      setError("points-rows", `points holds ${points.rows} rows but classes lists ${classes.length}.`);
+    } else {
+      setError("points-rows", null);
+    }
+  }
+
+  cleanups.push(
+    listen(pointsToggle, "change", () => {
+      model.set("show_points", pointsToggle.checked);
+      model.save_changes();
+    }),
+  );
 
   // ---------------------------------------------------------------- method picker
   const methodButtons: HTMLButtonElement[] = [];
@@ -409,7 +451,9 @@ function render({ model, el }: RenderProps): () => void {
     ["change:opacity", () => { sync.opacity(); draw(); }],
     ["change:colormap", () => { sync.colormap(); draw(); }],
     ["change:scale", () => { sync.scale(); draw(); }],
-    ["change:classes", () => { loadClasses(); draw(); }],
+    ["change:classes", () => { loadClasses(); loadPoints(); draw(); }],
+    ["change:points", () => { loadPoints(); draw(); }],
+    ["change:show_points", draw],
     ["change:methods", () => { loadClasses(); draw(); clearReadout(); }],
     ["change:maps", () => { loadMaps(); draw(); clearReadout(); }],
     ["change:image", loadImage],
@@ -420,6 +464,7 @@ function render({ model, el }: RenderProps): () => void {
 
   loadMaps();
   loadClasses();
+  loadPoints();
   loadText();
   sync.opacity();
   sync.colormap();

@@ -24,16 +24,27 @@ Trait contract (Python <-> JS):
                   for a map with both signs)
 ``title``         heading text; ``method``: the method line of a state without ``methods``
                   (one method: its detail line; several: their names)
+``points``        ``{}`` (none) or ``{"data": bytes, "dtype": "float32", "shape": [R, N, 2]}``:
+                  per row of ``maps``, a sequence of N (x, y) pixel positions of the image
+                  drawn as a numbered path (FovEx's fixations); NaN pairs are no point
+``show_points``   bool: draw the path (a checkbox, shown when the row has points)
 ================  ==============================================================
 
 With one `Saliency` (the usual ``sal.widget()``) there is one method owning every row, so
 ``maps``, ``classes`` and ``selected`` mean exactly what they meant before methods existed.
+
+Points: by default a result that carries a fixation sequence per row
+(``params["extras"]["fixations"]``, shape (rows, N, 2), as FovEx records it) has it
+drawn over the image as a numbered path; rows of other methods have none. A result
+loaded with :meth:`Saliency.load` keeps only the arrays' shapes in its parameters, so
+its fixations are not drawn.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, NamedTuple
 
+import numpy as np
 import traitlets
 
 from .._validation import bad_argument, describe
@@ -51,7 +62,7 @@ from ._common import (
     predicted_class,
 )
 from .base import XWidget
-from .serialise import image_payload
+from .serialise import array_payload, image_payload
 
 __all__ = ["SaliencyViewer", "COLORMAPS", "SCALES", "DIVERGING_COLORMAP", "ClassInfo"]
 
@@ -88,6 +99,13 @@ class SaliencyViewer(XWidget, OverlayTraits):
             (gradient x input, integrated gradients) on the diverging
             :data:`DIVERGING_COLORMAP` centred on 0, and other maps min-max.
         method_index: position of the method shown first.
+        points: "auto" (default): each result's fixation sequences
+            (``params["extras"]["fixations"]``, (x, y) pixels per row) when it has them;
+            None: no points; or an array of (x, y) pixel positions drawn as a numbered
+            path over the image, (R, N, 2) with one sequence per class row of the viewer
+            (all methods' rows, in order), or (N, 2) for the same path on every row; NaN
+            pairs are skipped.
+        show_points: draw the points (the viewer's "Fixations" checkbox).
     """
 
     _module = "saliency_viewer"
@@ -101,6 +119,8 @@ class SaliencyViewer(XWidget, OverlayTraits):
     method = traitlets.Unicode("").tag(sync=True)
     methods = traitlets.List(traitlets.Dict()).tag(sync=True)
     method_index = traitlets.Int(0).tag(sync=True)
+    points = traitlets.Dict().tag(sync=True)
+    show_points = traitlets.Bool(True).tag(sync=True)
 
     def __init__(
         self,
@@ -114,6 +134,8 @@ class SaliencyViewer(XWidget, OverlayTraits):
         maps_dtype: str = "float16",
         scale: str = "auto",
         method_index: int = 0,
+        points: Any = "auto",
+        show_points: bool = True,
     ) -> None:
         results, first = checked_results(saliency, "saliency", "a result with at least one image")
         image = check_int("image", image, 0, first.num_images, "image number")
@@ -129,6 +151,9 @@ class SaliencyViewer(XWidget, OverlayTraits):
         opacity, colormap, scale, maps_dtype = check_overlay_options(opacity, colormap, scale, maps_dtype)
         if title is not None and not isinstance(title, str):
             raise bad_argument("title", "a str or None", title)
+        if not isinstance(show_points, bool):
+            raise bad_argument("show_points", "True or False", show_points)
+        points_payload = _points_payload(points, results, row_sets)
 
         blocks = [r.saliency.maps[rows] for r, rows in zip(results, row_sets)]
         maps, maps_dtype = maps_payload(blocks, maps_dtype, stack=False)
@@ -168,6 +193,8 @@ class SaliencyViewer(XWidget, OverlayTraits):
             scale=scale,
             title=title,
             method=method_text,
+            points=points_payload,
+            show_points=show_points,
         )
         self._ready = True
 
@@ -220,6 +247,15 @@ class SaliencyViewer(XWidget, OverlayTraits):
                 break
         self.selected = keep
 
+    def report_state(self) -> dict[str, Any]:
+        """The synced state a report needs; ``points`` and ``show_points`` only when there
+        are points (the front end reads a missing ``points`` as none)."""
+        state = super().report_state()
+        if not self.points:
+            state.pop("points", None)
+            state.pop("show_points", None)
+        return state
+
     # ------------------------------------------------------------------ access (method_names: OverlayTraits)
     @property
     def shown_method(self) -> str:
@@ -249,3 +285,42 @@ class SaliencyViewer(XWidget, OverlayTraits):
         yield "opacity", self.opacity
         if self.scale != "auto":
             yield "scale", self.scale
+        if self.points:
+            yield "points", tuple(self.points["shape"][1:2])
+
+
+def _points_payload(points: Any, results: list[Any], row_sets: list[np.ndarray]) -> dict[str, Any]:
+    """The ``points`` trait: ``{}`` or float32 (R, N, 2) (x, y) pixels, NaN for no point."""
+    total = sum(int(rows.size) for rows in row_sets)
+    if points is None:
+        return {}
+    if isinstance(points, str) and points == "auto":
+        blocks = []
+        for r, rows in zip(results, row_sets):
+            extras = r.saliency.params.get("extras") if isinstance(r.saliency.params, dict) else None
+            fixations = extras.get("fixations") if isinstance(extras, dict) else None
+            if (isinstance(fixations, np.ndarray) and fixations.ndim == 3 and fixations.shape[2] == 2
+                    and fixations.shape[0] == r.saliency.maps.shape[0]):
+                blocks.append(np.asarray(fixations[rows], dtype=np.float32))
+            else:
+                blocks.append(None)
+        if all(b is None for b in blocks):
+            return {}
+        n = max(b.shape[1] for b in blocks if b is not None)
+        array = np.full((total, n, 2), np.nan, dtype=np.float32)
+        at = 0
+        for b, rows in zip(blocks, row_sets):
+            if b is not None:
+                array[at:at + rows.size, : b.shape[1]] = b
+            at += rows.size
+    else:
+        expected = f'"auto", None, or (x, y) pixel positions shaped ({total}, N, 2) or (N, 2)'
+        try:
+            array = np.asarray(points, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise bad_argument("points", expected, points) from None
+        if array.ndim == 2 and array.shape[-1] == 2:
+            array = np.broadcast_to(array, (total, *array.shape))
+        if array.ndim != 3 or array.shape[0] != total or array.shape[2] != 2 or np.isinf(array).any():
+            raise bad_argument("points", expected, np.asarray(points) if not isinstance(points, np.ndarray) else points)
+    return array_payload(np.ascontiguousarray(array), "float32")
