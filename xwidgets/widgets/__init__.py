@@ -4,6 +4,7 @@ xwidgets/static/ by esbuild. They only read results (DESIGN.md: data flows one w
 from ._common import DIVERGING_COLORMAP, SCALES
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
+from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "BundleMissingError",
     "SaliencyViewer",
     "CompareGrid",
+    "MaskOptimizationViewer",
+    "VALUE_RANGES",
     "COLORMAPS",
     "SCALES",
     "SHARED_SCALES",
