@@ -22,6 +22,9 @@ CHEAP = {
     "occlusion": {"window": 8, "stride": 8},
     "meaningful_perturbation": {"iterations": 2, "progress": False},
     "extremal_perturbation": {"iterations": 2, "progress": False},
+    "bee": {"samples": 2, "metric_steps": 4, "progress": False},
+    "fovex": {"fixations": 2, "iterations": 2, "progress": False},
+    "ucag": {"crops_per_side": 2},
 }
 
 

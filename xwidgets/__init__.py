@@ -14,7 +14,7 @@ from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer"]
 
 
 def __getattr__(name: str):
@@ -27,6 +27,10 @@ def __getattr__(name: str):
         from .widgets.compare_grid import CompareGrid
 
         return CompareGrid
+    if name == "MaskOptimizationViewer":
+        from .widgets.mask_optimization_viewer import MaskOptimizationViewer
+
+        return MaskOptimizationViewer
     if name == "widgets":
         import importlib
 
