@@ -8,13 +8,14 @@
     sal.save_html("report.html")
 """
 
-from . import data, models, saliency
+from . import data, metrics, models, saliency
+from .metrics import evaluate, list_metrics
 from .models import ModelAdapter, Preprocess, wrap
 from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_layer, explain_many, list_methods
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer"]
 
 
 def __getattr__(name: str):
