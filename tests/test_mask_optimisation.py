@@ -264,8 +264,11 @@ def test_iterations_and_losses_are_recorded_per_row(tiny, tmp_path):
     for key in ("loss", "reward", "area", "area_penalty"):
         assert extras[key].shape == (4, 3), key
     assert extras["masks"].shape == (4, 3, 16, 16)
-    ep.save(tmp_path / "ep.npz")  # arrays in params are saved as their shapes
-    assert xw.Saliency.load(tmp_path / "ep.npz").params["extras"]["iterations"] == 5
+    ep.save(tmp_path / "ep.npz")  # arrays in params are saved too, and come back equal
+    loaded = xw.Saliency.load(tmp_path / "ep.npz").params["extras"]
+    assert loaded["iterations"] == 5
+    for key in ("loss_history", "loss", "reward", "area", "area_penalty", "masks"):
+        np.testing.assert_array_equal(loaded[key], extras[key], err_msg=key)
 
     gradcam = xw.explain(tiny, _images(1))
     assert "extras" not in gradcam.params  # other methods are unaffected

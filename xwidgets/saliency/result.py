@@ -16,7 +16,11 @@ import numpy as np
 
 __all__ = ["Saliency"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+#: versions :meth:`Saliency.load` reads (1 saved arrays in params as shape strings)
+_READABLE_VERSIONS = (1, 2)
+#: the JSON key that marks an array of params stored as its own .npz entry
+_ARRAY_REF = "__npz_array__"
 
 
 @dataclasses.dataclass(eq=False)
@@ -145,11 +149,12 @@ class Saliency:
     def save(self, path: str | pathlib.Path) -> pathlib.Path:
         """Save to a compressed ``.npz`` file (arrays plus JSON metadata)."""
         path = pathlib.Path(path)
+        arrays: dict[str, np.ndarray] = {}
         meta = {
             "format_version": _FORMAT_VERSION,
             "labels": self.labels,
             "method": self.method,
-            "params": _jsonable(self.params),
+            "params": _jsonable(self.params, arrays),
             "elapsed": self.elapsed,
             "layer": self.layer,
             "device": self.device,
@@ -163,6 +168,7 @@ class Saliency:
                 targets=self.targets,
                 probabilities=self.probabilities,
                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                **arrays,
             )
         return path
 
@@ -171,7 +177,7 @@ class Saliency:
         """Load a result written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
-            if meta.get("format_version") != _FORMAT_VERSION:
+            if meta.get("format_version") not in _READABLE_VERSIONS:
                 raise ValueError(f"{path}: unsupported Saliency format version {meta.get('format_version')!r}")
             return cls(
                 maps=data["maps"],
@@ -181,24 +187,40 @@ class Saliency:
                 probabilities=data["probabilities"],
                 labels=meta["labels"],
                 method=meta["method"],
-                params=meta["params"],
+                params=_restore(meta["params"], data),
                 elapsed=meta["elapsed"],
                 layer=meta["layer"],
                 device=meta["device"],
             )
 
 
-def _jsonable(value: Any) -> Any:
-    """Parameters as JSON: tensors and arrays become shape descriptions, not data."""
+def _jsonable(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """Parameters as JSON. Arrays and tensors (an optimisation's per-row losses, a
+    baseline tensor) go into ``arrays`` under a fresh key and are referenced by it, so
+    that :meth:`Saliency.load` gives them back; other objects become their repr."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, arrays) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, np.generic):
         return value.item()
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"<array shape={tuple(shape)}>"
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch here
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        key = f"params_array_{len(arrays)}"
+        arrays[key] = value
+        return {_ARRAY_REF: key}
     return repr(value)
+
+
+def _restore(value: Any, data: Any) -> Any:
+    """Undo :func:`_jsonable`: array references become the saved arrays."""
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY_REF}:
+            return np.array(data[value[_ARRAY_REF]])
+        return {k: _restore(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v, data) for v in value]
+    return value
