@@ -6,7 +6,9 @@
 // <script type="application/json" id="xw-report-state">; bytes are {"$binary": base64}, or
 // {"$deflate": base64, ...} inflated with the browser's DecompressionStream (lib/report_state).
 
+import attentionFlowViewer from "./attention_flow_viewer";
 import compareGrid from "./compare_grid";
+import leaderboard from "./leaderboard";
 import { StaticModel, type WidgetModule } from "./lib/model";
 import { readReportDocument, reviveBinaryAsync } from "./lib/report_state";
 import saliencyViewer from "./saliency_viewer";
@@ -14,6 +16,8 @@ import saliencyViewer from "./saliency_viewer";
 export const MODULES: Readonly<Record<string, WidgetModule>> = {
   saliency_viewer: saliencyViewer,
   compare_grid: compareGrid,
+  attention_flow_viewer: attentionFlowViewer,
+  leaderboard,
 };
 
 export interface Mounted {

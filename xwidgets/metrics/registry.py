@@ -24,7 +24,8 @@ import numpy as np
 
 from .._validation import bad_argument
 
-__all__ = ["MetricSpec", "MetricResult", "register_metric", "get_metric", "list_metrics", "KINDS"]
+__all__ = ["MetricSpec", "MetricResult", "register_metric", "unregister_metric", "get_metric", "list_metrics",
+           "KINDS"]
 
 #: what a metric measures: faithfulness to the model, agreement with ground-truth
 #: locations, how compact a map is, a sanity check, or FunnyBirds-style part checks
@@ -107,6 +108,14 @@ def register_metric(name: str, *, params: type, summary: str, paper: str, kind: 
         return fn
 
     return decorate
+
+
+def unregister_metric(name: str) -> MetricSpec:
+    """Remove metric ``name`` from the registry and return its spec (tests register
+    throwaway metrics and remove them after); a ValueError naming ``metric`` if unknown."""
+    spec = get_metric(name)
+    del _REGISTRY[spec.name]
+    return spec
 
 
 def get_metric(name: Any) -> MetricSpec:
