@@ -2,6 +2,8 @@
 //   js/saliency_viewer.ts -> xwidgets/static/saliency_viewer.js  (ESM, an anywidget module)
 //   js/compare_grid.ts    -> xwidgets/static/compare_grid.js     (ESM, an anywidget module)
 //   js/mask_optimization_viewer.ts -> xwidgets/static/mask_optimization_viewer.js (ESM, an anywidget module)
+//   js/leaderboard.ts     -> xwidgets/static/leaderboard.js      (ESM, an anywidget module)
+//   js/attention_flow_viewer.ts -> xwidgets/static/attention_flow_viewer.js (ESM, an anywidget module)
 //   js/report_runtime.ts  -> xwidgets/static/report_runtime.js   (IIFE, inlined in reports)
 // Usage: node js/build.mjs [--dev]   (--dev: no minification, inline source maps)
 
@@ -31,6 +33,8 @@ const targets = [
   { entryPoints: [join(root, "js", "saliency_viewer.ts")], outfile: join(outdir, "saliency_viewer.js"), format: "esm" },
   { entryPoints: [join(root, "js", "compare_grid.ts")], outfile: join(outdir, "compare_grid.js"), format: "esm" },
   { entryPoints: [join(root, "js", "mask_optimization_viewer.ts")], outfile: join(outdir, "mask_optimization_viewer.js"), format: "esm" },
+  { entryPoints: [join(root, "js", "attention_flow_viewer.ts")], outfile: join(outdir, "attention_flow_viewer.js"), format: "esm" },
+  { entryPoints: [join(root, "js", "leaderboard.ts")], outfile: join(outdir, "leaderboard.js"), format: "esm" },
   {
     entryPoints: [join(root, "js", "report_runtime.ts")],
     outfile: join(outdir, "report_runtime.js"),

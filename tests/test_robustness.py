@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 import xwidgets as xw
@@ -44,6 +45,17 @@ def _tiny():
     return wrap(TinyCNN(), preprocess=PRE)
 
 
+def _tiny_vit():
+    """For the methods that read attention blocks (family "attention"): a torchvision ViT,
+    2x2 patches of 8 pixels plus the class token, with a random (not zero) head."""
+    torch.manual_seed(0)
+    vit = torchvision.models.VisionTransformer(
+        image_size=16, patch_size=8, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16, num_classes=3
+    )
+    nn.init.normal_(vit.heads.head.weight)
+    return wrap(vit, preprocess=PRE)
+
+
 def _images(n=2):
     return list(np.random.default_rng(0).integers(0, 256, (n, 16, 16, 3), dtype=np.uint8))
 
@@ -62,7 +74,7 @@ def _params(spec):
 
 @pytest.mark.parametrize("spec", xw.list_methods(), ids=lambda s: s.name)
 def test_repeated_calls_leave_no_hooks_and_no_tensors_behind(spec):
-    model, images = _tiny(), _images()
+    model, images = (_tiny_vit() if spec.family == "attention" else _tiny()), _images()
     params = _params(spec)
     calls = 1000 if spec.name == "gradcam" else 10
     for _ in range(3):  # warm-up: caches, lazily created state

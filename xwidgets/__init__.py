@@ -10,12 +10,13 @@
 
 from . import data, metrics, models, saliency
 from .metrics import evaluate, list_metrics
+from .metrics.benchmark import BenchmarkResult, benchmark
 from .models import ModelAdapter, Preprocess, wrap
 from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_layer, explain_many, list_methods
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer"]
 
 
 def __getattr__(name: str):
@@ -32,6 +33,14 @@ def __getattr__(name: str):
         from .widgets.mask_optimization_viewer import MaskOptimizationViewer
 
         return MaskOptimizationViewer
+    if name == "AttentionFlowViewer":
+        from .widgets.attention_flow_viewer import AttentionFlowViewer
+
+        return AttentionFlowViewer
+    if name == "Leaderboard":
+        from .widgets.leaderboard import Leaderboard
+
+        return Leaderboard
     if name == "widgets":
         import importlib
 

@@ -2,8 +2,10 @@
 xwidgets/static/ by esbuild. They only read results (DESIGN.md: data flows one way)."""
 
 from ._common import DIVERGING_COLORMAP, SCALES
+from .attention_flow_viewer import VIEWS, AttentionFlowViewer
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
+from .leaderboard import SORT_ORDERS, Leaderboard
 from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
 
@@ -13,6 +15,10 @@ __all__ = [
     "SaliencyViewer",
     "CompareGrid",
     "MaskOptimizationViewer",
+    "AttentionFlowViewer",
+    "VIEWS",
+    "Leaderboard",
+    "SORT_ORDERS",
     "VALUE_RANGES",
     "COLORMAPS",
     "SCALES",
