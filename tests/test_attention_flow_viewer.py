@@ -189,3 +189,12 @@ def test_the_offline_report_carries_the_viewer(daam, tmp_path):
     path = write_report(tmp_path / "flow.html", [v], title="DAAM flow")
     text = path.read_text(encoding="utf-8")
     assert 'data-xw-module="attention_flow_viewer"' in text and "<title>DAAM flow</title>" in text
+
+
+def test_show_opens_the_flow_viewer_for_daam_and_survives_save_and_load(daam, tmp_path):
+    assert isinstance(daam.show(1), AttentionFlowViewer) and daam.show(1).image_number == 1
+    loaded = xw.Saliency.load(daam.save(tmp_path / "daam.npz"))
+    np.testing.assert_array_equal(loaded.params["extras"]["block_maps"], daam.params["extras"]["block_maps"])
+    assert isinstance(loaded.show(), AttentionFlowViewer)
+    text = daam.save_html(tmp_path / "daam.html", image=0).read_text(encoding="utf-8")
+    assert 'data-xw-module="attention_flow_viewer"' in text

@@ -124,7 +124,12 @@ class Saliency:
         return plot_saliency(self, rows=rows, alpha=alpha, cmap=cmap, ncols=ncols)
 
     def widget(self, image: int = 0, **kwargs: Any):
-        """An interactive `SaliencyViewer` for one image (all its rows as classes)."""
+        """An interactive view of one image (all its rows as classes): the
+        `AttentionFlowViewer` for DAAM (its per-block maps), else the `SaliencyViewer`."""
+        if self.method == "daam":
+            from ..widgets.attention_flow_viewer import AttentionFlowViewer
+
+            return AttentionFlowViewer(self, image=image, **kwargs)
         from ..widgets.saliency_viewer import SaliencyViewer
 
         return SaliencyViewer(self, image=image, **kwargs)
@@ -139,10 +144,9 @@ class Saliency:
         One viewer per image, or only ``image`` when given. Returns the path written.
         """
         from ..report import write_report
-        from ..widgets.saliency_viewer import SaliencyViewer
 
         images = range(self.num_images) if image is None else [image]
-        viewers = [SaliencyViewer(self, image=i) for i in images]
+        viewers = [self.widget(i) for i in images]
         return write_report(path, viewers, title=title or f"xwidgets: {self.method}")
 
     # ------------------------------------------------------------------ persistence
