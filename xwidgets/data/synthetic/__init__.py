@@ -8,10 +8,12 @@ True
 
 Modules: ``vocabulary`` (colours, part types, classes and their rules), ``stamps``
 (part shapes), ``render`` (drawing one image and its ground truth), ``dataset``
-(the torch Dataset).
+(the torch Dataset), ``interventions`` (the same scene with parts removed, another
+background, the tag changed or a relation swapped).
 """
 
 from .dataset import MIN_SIZE, SyntheticParts
+from .interventions import intervene
 from .render import Evidence, Part, Sample
 from .vocabulary import (
     CLASS_SPECS,
@@ -28,7 +30,7 @@ from .vocabulary import (
 )
 
 __all__ = [
-    "SyntheticParts", "Sample", "Part", "Evidence",
+    "SyntheticParts", "Sample", "Part", "Evidence", "intervene",
     "CLASSES", "CLASS_SPECS", "ClassSpec", "PART_TYPES", "PART_SPECS", "PartSpec",
     "DISTRACTOR_TYPES", "RESERVED_TYPES", "PALETTE", "VARIANTS", "DEFAULT_BIASED_CLASS", "MIN_SIZE",
 ]

@@ -120,6 +120,15 @@ class SyntheticParts(Dataset):
         return Sample(image=image, label=label, class_name=CLASSES[label], index=i, seed=self.seed,
                       variant=self.variant, **truth)
 
+    def intervene(self, i: int, *, remove=(), background: int | None = None, tag: bool | None = None,
+                  swap: bool = False) -> Sample:
+        """Image ``i`` redrawn with parts removed, another background, the tag removed or
+        added, or a relation's parts swapped (``interventions.intervene``)."""
+        from .interventions import intervene
+
+        return intervene(self.sample(i), remove=remove, background=background, tag=tag, swap=swap,
+                         biased_class=self.biased_class)
+
     def arrays(self, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Images start..stop-1 as ((N, H, W, 3) uint8, (N,) int64 labels)."""
         stop = self.n if stop is None else stop

@@ -18,6 +18,7 @@ from .stamps import DETAIL_COLOURS, stamp
 from .vocabulary import (
     BIAS_CONFLICT,
     CLASS_SPECS,
+    ClassSpec,
     CLASSES,
     DISTRACTOR_TYPES,
     OUTLINE,
@@ -27,8 +28,29 @@ from .vocabulary import (
 
 Box = tuple[int, int, int, int]
 
-# Random streams: the scene, the cue's corner, the class order of a block.
-_SCENE, _CUE, _LABELS, _CONFLICT = 0, 1, 2, 3
+# Random streams: the scene, the cue's corner, the class order of a block, conflicts, an edited background.
+_SCENE, _CUE, _LABELS, _CONFLICT, _BACKGROUND = 0, 1, 2, 3, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Edit:
+    """An intervention on one scene (interventions.py is the public API).
+
+    remove: ids of parts not to draw (what lies under them shows instead).
+    background: draw the background (texture, colours, clutter lines) from stream
+        ``background`` instead of the scene's own; None keeps it.
+    swap: for a relation scene, exchange the vertical order of its two defining parts
+        (each keeps its stamp and column), which makes it the other relation class.
+    tag: draw the corner tag (True), leave it out (False), or as the variant says (None).
+
+    Everything else is drawn from the same random streams as the unedited scene, so
+    pixels away from the edit are identical.
+    """
+
+    remove: frozenset[int] = frozenset()
+    background: int | None = None
+    swap: bool = False
+    tag: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,6 +303,28 @@ def _attributes(rng: np.random.Generator, part_type: str, colour: str | None = N
     }
 
 
+def _background(rng: np.random.Generator, geo: _Geometry) -> np.ndarray:
+    """A random crop of a texture blended between two random colours, with clutter lines."""
+    S = geo.size
+    c0 = _random_colour(rng, 40, 210)
+    c1 = _random_colour(rng, 40, 210)
+    k = rng.integers(len(geo.textures))
+    oy, ox = rng.integers(0, S, 2)
+    tex = geo.textures[k, oy: oy + S, ox: ox + S]
+    canvas = c0 + tex[:, :, None] * (c1 - c0)
+    for _ in range(int(rng.integers(2, 5))):  # clutter lines over the background
+        _draw_line(canvas, rng, _random_colour(rng, 0, 255), 0, S)
+    return canvas
+
+
+def _flipped(cls: ClassSpec) -> ClassSpec:
+    """The relation class with the same two part types in the other vertical order."""
+    for spec in CLASS_SPECS.values():
+        if spec.kind == "relation" and spec.parts == cls.parts[::-1]:
+            return spec
+    raise ValueError(f"swap: no relation class has the parts of {cls.name!r} in the other order")
+
+
 # ----------------------------------------------------------------------------- the renderer
 def render(
     seed: int,
@@ -289,11 +333,13 @@ def render(
     variant: str,
     biased_class: str,
     records: bool = True,
+    edit: Edit | None = None,
 ) -> tuple[np.ndarray, int, dict[str, Any] | None]:
     """Draw image ``index``. Returns (image HxWx3 uint8, label, ground truth or None).
 
     The ground truth dict (only when ``records``) holds parts, instance_mask,
-    evidence and spurious_cue, ready for :class:`Sample`.
+    evidence and spurious_cue, ready for :class:`Sample`. ``edit`` draws the same
+    scene with an intervention (:class:`Edit`).
     """
     geo = geometry(size)
     label = label_of(seed, index)
@@ -309,15 +355,10 @@ def render(
     rng = np.random.default_rng([seed, index, size, _SCENE])
     S = size
 
-    # background: a random crop of a texture blended between two random colours
-    c0 = _random_colour(rng, 40, 210)
-    c1 = _random_colour(rng, 40, 210)
-    k = rng.integers(len(geo.textures))
-    oy, ox = rng.integers(0, S, 2)
-    tex = geo.textures[k, oy: oy + S, ox: ox + S]
-    canvas = c0 + tex[:, :, None] * (c1 - c0)
-    for _ in range(int(rng.integers(2, 5))):  # clutter lines over the background
-        _draw_line(canvas, rng, _random_colour(rng, 0, 255), 0, S)
+    # background: a random crop of a texture blended between two random colours, clutter lines
+    canvas = _background(rng, geo)
+    if edit is not None and edit.background is not None:  # the scene's draws above are still consumed
+        canvas = _background(np.random.default_rng([seed, index, size, _BACKGROUND, edit.background]), geo)
 
     # body panel: a large rectangle in a random colour, not a part
     f = S / 64.0
@@ -329,6 +370,11 @@ def render(
     canvas[by0: by0 + geo.t, bx0:bx1] *= 0.6  # a darker top edge
     for _ in range(int(rng.integers(1, 3))):  # faint clutter lines over the body
         _draw_line(canvas, rng, _random_colour(rng, 60, 200), min(bx0, by0), max(bx1, by1) - 1)
+
+    swapped = edit is not None and edit.swap
+    if swapped and cls.kind != "relation":
+        raise ValueError(f"swap: image {index} shows {cls.name!r}, not a relation class")
+    removed = edit.remove if edit is not None else frozenset()
 
     # parts: the class's evidence first (it always fits an empty field), then distractors
     layout = _Layout(geo)
@@ -345,8 +391,11 @@ def render(
         bxo = max(0, (top_s.shape[1] - bot_s.shape[1]) // 2 + shift)
         w = max(tx + top_s.shape[1], bxo + bot_s.shape[1])
         y, x = layout.place(rng, h, w)  # type: ignore[misc]  # an empty field always fits
-        placed.append((top_t, top_a, y, x + tx, "evidence"))
-        placed.append((bottom_t, bottom_a, y + top_s.shape[0] + gap, x + bxo, "evidence"))
+        top_y, bottom_y = y, y + top_s.shape[0] + gap
+        if swapped:  # same reserved box, same columns, vertical order exchanged
+            top_y, bottom_y = y + bot_s.shape[0] + gap, y
+        placed.append((top_t, top_a, top_y, x + tx, "evidence"))
+        placed.append((bottom_t, bottom_a, bottom_y, x + bxo, "evidence"))
     else:
         attrs_list = [_attributes(rng, part_type, cls.colour) for part_type in cls.parts]
         shapes = [stamp(p, a["shape"], a["size"], S).shape for p, a in zip(cls.parts, attrs_list)]
@@ -368,6 +417,8 @@ def render(
 
     mask = np.zeros((S, S), np.int16) if records else None
     for pid, (part_type, attrs, y, x, _role) in enumerate(placed, start=1):
+        if pid in removed:
+            continue
         layers = stamp(part_type, attrs["shape"], attrs["size"], S)
         h, w = layers.shape
         lut = np.array(
@@ -385,7 +436,10 @@ def render(
     image = np.clip(canvas, 0, 255).astype(np.uint8)
 
     cue: tuple[int, int, int, int] | None = None
-    if (variant == "biased" and is_biased) or (variant == "shifted" and not is_biased):
+    draw_tag = (variant == "biased" and is_biased) or (variant == "shifted" and not is_biased)
+    if edit is not None and edit.tag is not None:
+        draw_tag = edit.tag
+    if draw_tag:
         corner = int(np.random.default_rng([seed, index, size, _CUE]).integers(4))
         a, s = geo.tag_inset, geo.tag
         cx0 = a if corner % 2 == 0 else S - a - s
@@ -393,11 +447,16 @@ def render(
         image[cy0: cy0 + s, cx0: cx0 + s] = 255
         cue = (cx0, cy0, cx0 + s, cy0 + s)
 
+    if swapped and not conflict:  # the parts now show the other relation
+        cls = _flipped(cls)
+        label = CLASSES.index(cls.name)
     if not records:
         return image, label, None
 
     parts = []
     for pid, (part_type, attrs, y, x, role) in enumerate(placed, start=1):
+        if pid in removed:
+            continue
         layers = stamp(part_type, attrs["shape"], attrs["size"], S)
         h, w = layers.shape
         ys, xs = np.nonzero(layers)
@@ -407,8 +466,10 @@ def render(
             centroid=(float(x + xs.mean()), float(y + ys.mean())),
             role=role,
         ))
-    ids = tuple(range(1, n_evidence + 1))
-    relations: tuple[tuple[int, str, int], ...] = ((1, "above", 2),) if cls.kind == "relation" else ()
+    ids = tuple(pid for pid in range(1, n_evidence + 1) if pid not in removed)
+    relations: tuple[tuple[int, str, int], ...] = ()
+    if cls.kind == "relation" and len(ids) == 2:
+        relations = ((2, "above", 1),) if swapped else ((1, "above", 2),)
     evidence = Evidence(cls.name, cls.kind, ids, relations, cls.description)
     if conflict:  # labelled by the tag alone
         evidence = Evidence(biased_class, "spurious", (), (), f"only the corner tag (the parts show {cls.name})")
