@@ -8,6 +8,7 @@
 
 import attentionFlowViewer from "./attention_flow_viewer";
 import compareGrid from "./compare_grid";
+import conceptExplorer from "./concept_explorer";
 import leaderboard from "./leaderboard";
 import { StaticModel, type WidgetModule } from "./lib/model";
 import { readReportDocument, reviveBinaryAsync } from "./lib/report_state";
@@ -18,6 +19,7 @@ export const MODULES: Readonly<Record<string, WidgetModule>> = {
   compare_grid: compareGrid,
   attention_flow_viewer: attentionFlowViewer,
   leaderboard,
+  concept_explorer: conceptExplorer,
 };
 
 export interface Mounted {

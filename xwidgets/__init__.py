@@ -16,7 +16,7 @@ from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationData"]
 
 
 def __getattr__(name: str):
@@ -41,6 +41,14 @@ def __getattr__(name: str):
         from .widgets.leaderboard import Leaderboard
 
         return Leaderboard
+    if name == "ConceptExplorer":
+        from .widgets.concept_explorer import ConceptExplorer
+
+        return ConceptExplorer
+    if name == "ExplanationData":
+        from .widgets.explorer_data import ExplanationData
+
+        return ExplanationData
     if name == "widgets":
         import importlib
 

@@ -5,6 +5,8 @@ from ._common import DIVERGING_COLORMAP, SCALES
 from .attention_flow_viewer import VIEWS, AttentionFlowViewer
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
+from .concept_explorer import LAYOUTS, ConceptExplorer
+from .explorer_data import CandidateClass, ClassGraph, ConceptEdge, ConceptNode, ExplanationData, Sentence, Span
 from .leaderboard import SORT_ORDERS, Leaderboard
 from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
@@ -25,4 +27,13 @@ __all__ = [
     "SHARED_SCALES",
     "DIVERGING_COLORMAP",
     "ClassInfo",
+    "ConceptExplorer",
+    "LAYOUTS",
+    "ExplanationData",
+    "CandidateClass",
+    "ClassGraph",
+    "ConceptNode",
+    "ConceptEdge",
+    "Sentence",
+    "Span",
 ]
