@@ -5,6 +5,7 @@
 //   js/leaderboard.ts     -> xwidgets/static/leaderboard.js      (ESM, an anywidget module)
 //   js/concept_explorer.ts -> xwidgets/static/concept_explorer.js (ESM, an anywidget module)
 //   js/attention_flow_viewer.ts -> xwidgets/static/attention_flow_viewer.js (ESM, an anywidget module)
+//   js/explanation_gallery.ts -> xwidgets/static/explanation_gallery.js (ESM, an anywidget module)
 //   js/report_runtime.ts  -> xwidgets/static/report_runtime.js   (IIFE, inlined in reports)
 // Usage: node js/build.mjs [--dev]   (--dev: no minification, inline source maps)
 
@@ -37,6 +38,7 @@ const targets = [
   { entryPoints: [join(root, "js", "attention_flow_viewer.ts")], outfile: join(outdir, "attention_flow_viewer.js"), format: "esm" },
   { entryPoints: [join(root, "js", "leaderboard.ts")], outfile: join(outdir, "leaderboard.js"), format: "esm" },
   { entryPoints: [join(root, "js", "concept_explorer.ts")], outfile: join(outdir, "concept_explorer.js"), format: "esm" },
+  { entryPoints: [join(root, "js", "explanation_gallery.ts")], outfile: join(outdir, "explanation_gallery.js"), format: "esm" },
   {
     entryPoints: [join(root, "js", "report_runtime.ts")],
     outfile: join(outdir, "report_runtime.js"),

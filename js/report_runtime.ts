@@ -9,6 +9,7 @@
 import attentionFlowViewer from "./attention_flow_viewer";
 import compareGrid from "./compare_grid";
 import conceptExplorer from "./concept_explorer";
+import explanationGallery from "./explanation_gallery";
 import leaderboard from "./leaderboard";
 import { StaticModel, type WidgetModule } from "./lib/model";
 import { readReportDocument, reviveBinaryAsync } from "./lib/report_state";
@@ -20,6 +21,7 @@ export const MODULES: Readonly<Record<string, WidgetModule>> = {
   attention_flow_viewer: attentionFlowViewer,
   leaderboard,
   concept_explorer: conceptExplorer,
+  explanation_gallery: explanationGallery,
 };
 
 export interface Mounted {

@@ -16,7 +16,7 @@ from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationData"]
+__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook"]
 
 
 def __getattr__(name: str):
@@ -45,6 +45,14 @@ def __getattr__(name: str):
         from .widgets.concept_explorer import ConceptExplorer
 
         return ConceptExplorer
+    if name == "ExplanationGallery":
+        from .widgets.explanation_gallery import ExplanationGallery
+
+        return ExplanationGallery
+    if name == "export_notebook":
+        from .report.notebook import export_notebook
+
+        return export_notebook
     if name == "ExplanationData":
         from .widgets.explorer_data import ExplanationData
 

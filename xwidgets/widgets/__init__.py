@@ -6,6 +6,7 @@ from .attention_flow_viewer import VIEWS, AttentionFlowViewer
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
 from .concept_explorer import LAYOUTS, ConceptExplorer
+from .explanation_gallery import ExplanationGallery
 from .explorer_data import CandidateClass, ClassGraph, ConceptEdge, ConceptNode, ExplanationData, Sentence, Span
 from .leaderboard import SORT_ORDERS, Leaderboard
 from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
@@ -28,6 +29,7 @@ __all__ = [
     "DIVERGING_COLORMAP",
     "ClassInfo",
     "ConceptExplorer",
+    "ExplanationGallery",
     "LAYOUTS",
     "ExplanationData",
     "CandidateClass",

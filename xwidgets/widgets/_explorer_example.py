@@ -226,7 +226,8 @@ def build_example(cls, *, index: int, size: int, num_classes: int, num_nodes: in
             sal += weight * np.exp(-((xx - p.centroid[0]) ** 2 + (yy - p.centroid[1]) ** 2) / (2 * sigma**2))
         sal /= max(float(sal.max()), 1e-6)
     title = f"Synthetic image {index}: {sample.class_name.replace('_', ' ')}"
-    return cls(image=sample.image, classes=classes, graphs=graphs, predicted=int(sample.label), saliency=sal, title=title)
+    return cls(image=sample.image, classes=classes, graphs=graphs, predicted=int(sample.label), saliency=sal, title=title,
+               true_class=int(sample.label))
 
 
 def parts_type(parts, part_id: int) -> str:

@@ -64,7 +64,7 @@ from .base import XWidget
 from .explorer_data import ClassGraph, ConceptEdge, ConceptNode, ExplanationData, contribution_limit
 from .serialise import image_payload
 
-__all__ = ["ConceptExplorer", "LAYOUTS", "graph_positions", "pack_masks"]
+__all__ = ["ConceptExplorer", "LAYOUTS", "explorer_payload", "graph_positions", "pack_masks"]
 
 #: where the graph's nodes go: at their patches' centroids, or a networkx layout
 LAYOUTS = ("patches", "spring", "kamada_kawai")
@@ -166,6 +166,41 @@ def _saliency_payload(saliency: np.ndarray | None) -> dict[str, Any]:
             "min": _round(lo), "max": _round(hi)}
 
 
+def _graph_payloads(data: ExplanationData, layout: str, mask_items: dict[int, int]) -> list[dict[str, Any]]:
+    out = []
+    for graph in data.graphs:
+        pos, extent, band = graph_positions(graph, layout, data.width, data.height)
+        nodes = [{
+            "id": n.id, "name": n.name, "number": k + 1, "present": n.present,
+            "box": None if n.box is None else [_round(v) for v in n.box],
+            "centroid": None if n.centroid is None else [_round(v) for v in n.centroid],
+            "mask": -1 if n.mask is None else mask_items[id(n.mask)],
+            "contribution": _round(n.contribution), "importance": _round(n.importance),
+            "pos": [round(pos[n.id][0], 2), round(pos[n.id][1], 2)],
+        } for k, n in enumerate(graph.nodes)]
+        edges = [{"id": e.id, "source": e.source, "target": e.target, "relation": e.relation,
+                  "contribution": _round(e.contribution)} for e in graph.edges]
+        out.append({"nodes": nodes, "edges": edges, "segments": _segments(graph),
+                    "extent": [round(extent[0], 2), round(extent[1], 2)], "band": band})
+    return out
+
+
+def explorer_payload(data: ExplanationData, layout: str = "patches") -> dict[str, Any]:
+    """The data traits of a :class:`ConceptExplorer` of ``data`` (``image``, ``saliency``,
+    ``masks``, ``classes``, ``graphs``, ``predicted``, ``limit``; see the module docstring),
+    built without a widget: the gallery sends them for the explanation it opens."""
+    masks, items = pack_masks(data.graphs)
+    return {
+        "image": image_payload(data.image),
+        "saliency": _saliency_payload(data.saliency),
+        "masks": masks,
+        "classes": [{**c.to_dict(), "question": data.question(c.index)} for c in data.classes],
+        "graphs": _graph_payloads(data, layout, items),
+        "predicted": data.predicted,
+        "limit": _round(contribution_limit(data)) or 1.0,
+    }
+
+
 class ConceptExplorer(XWidget):
     """The linked explorer: image patches, concept graph and sentence of one explanation.
 
@@ -233,16 +268,8 @@ class ConceptExplorer(XWidget):
             raise bad_argument("title", "a str or None", title)
         self._data = data
         self._laid_out = layout
-        masks, self._mask_items = pack_masks(data.graphs)
-        classes = [{**c.to_dict(), "question": data.question(c.index)} for c in data.classes]
         super().__init__(
-            image=image_payload(data.image),
-            saliency=_saliency_payload(data.saliency),
-            masks=masks,
-            classes=classes,
-            graphs=self._graph_payloads(layout),
-            predicted=data.predicted,
-            limit=_round(contribution_limit(data)) or 1.0,
+            **explorer_payload(data, layout),
             graph_layout=layout,
             selected_class=int(data.classes[position].index),
             selected=selected,
@@ -252,23 +279,7 @@ class ConceptExplorer(XWidget):
         )
 
     def _graph_payloads(self, layout: str) -> list[dict[str, Any]]:
-        data = self._data
-        out = []
-        for graph in data.graphs:
-            pos, extent, band = graph_positions(graph, layout, data.width, data.height)
-            nodes = [{
-                "id": n.id, "name": n.name, "number": k + 1, "present": n.present,
-                "box": None if n.box is None else [_round(v) for v in n.box],
-                "centroid": None if n.centroid is None else [_round(v) for v in n.centroid],
-                "mask": -1 if n.mask is None else self._mask_items[id(n.mask)],
-                "contribution": _round(n.contribution), "importance": _round(n.importance),
-                "pos": [round(pos[n.id][0], 2), round(pos[n.id][1], 2)],
-            } for k, n in enumerate(graph.nodes)]
-            edges = [{"id": e.id, "source": e.source, "target": e.target, "relation": e.relation,
-                      "contribution": _round(e.contribution)} for e in graph.edges]
-            out.append({"nodes": nodes, "edges": edges, "segments": _segments(graph),
-                        "extent": [round(extent[0], 2), round(extent[1], 2)], "band": band})
-        return out
+        return _graph_payloads(self._data, layout, pack_masks(self._data.graphs)[1])
 
     # ------------------------------------------------------------------ access
     @property

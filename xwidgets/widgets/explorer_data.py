@@ -265,6 +265,8 @@ class ExplanationData:
             "why", the others' are "why not").
         saliency: optional 2-D float map over the image (any resolution; stretched over it).
         title: heading of the widget and the figure.
+        true_class: the image's true class index when known (None: unknown); it need not
+            be a candidate. The gallery filters by it and by :attr:`correct`.
 
     Build from plain dicts with :meth:`from_dict`; :meth:`example` gives a synthetic one.
     """
@@ -275,6 +277,7 @@ class ExplanationData:
     predicted: int
     saliency: np.ndarray | None = None
     title: str = ""
+    true_class: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -308,6 +311,8 @@ class ExplanationData:
         self.predicted = _check_int("predicted", self.predicted)
         if self.predicted not in indices:
             raise bad_argument("predicted", f"the index of a candidate class ({', '.join(map(str, indices))})", self.predicted)
+        if self.true_class is not None:
+            self.true_class = _check_int("true_class", self.true_class)
         graphs = _check_list("graphs", self.graphs, "ClassGraph, one per candidate class")
         if len(graphs) != len(self.classes):
             raise bad_argument("graphs", f"one ClassGraph per candidate class ({len(self.classes)})", graphs)
@@ -475,6 +480,11 @@ class ExplanationData:
         """The graph of the candidate class with index ``class_index``."""
         return self.graphs[self.position(class_index)]
 
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction is the true class; None when the true class is unknown."""
+        return None if self.true_class is None else self.predicted == self.true_class
+
     def candidate(self, class_index: int) -> CandidateClass:
         return self.classes[self.position(class_index)]
 
@@ -490,6 +500,7 @@ class ExplanationData:
         return {
             "image": self.image, "saliency": self.saliency, "title": self.title, "predicted": self.predicted,
             "classes": [c.to_dict() for c in self.classes], "graphs": [g.to_dict() for g in self.graphs],
+            "true_class": self.true_class,
         }
 
     @classmethod
@@ -578,8 +589,8 @@ class ExplanationData:
         and centroids from the ground truth), the defining parts contribute for the true
         class and against the others, an absent node stands for each other class's missing
         evidence, edges are the spatial relations between neighbouring parts, and the
-        sentences point at them. ``num_nodes`` pads every graph with background regions
-        (for payload tests). Deterministic."""
+        sentences point at them; ``true_class`` is the image's label (the prediction is right).
+        ``num_nodes`` pads every graph with background regions (for payload tests). Deterministic."""
         from ._explorer_example import build_example
 
         return build_example(cls, index=index, size=size, num_classes=num_classes, num_nodes=num_nodes,
