@@ -4,6 +4,7 @@
 //   js/mask_optimization_viewer.ts -> xwidgets/static/mask_optimization_viewer.js (ESM, an anywidget module)
 //   js/leaderboard.ts     -> xwidgets/static/leaderboard.js      (ESM, an anywidget module)
 //   js/concept_explorer.ts -> xwidgets/static/concept_explorer.js (ESM, an anywidget module)
+//   js/concept_bank_viewer.ts -> xwidgets/static/concept_bank_viewer.js (ESM, an anywidget module)
 //   js/attention_flow_viewer.ts -> xwidgets/static/attention_flow_viewer.js (ESM, an anywidget module)
 //   js/explanation_gallery.ts -> xwidgets/static/explanation_gallery.js (ESM, an anywidget module)
 //   js/report_runtime.ts  -> xwidgets/static/report_runtime.js   (IIFE, inlined in reports)
@@ -38,6 +39,7 @@ const targets = [
   { entryPoints: [join(root, "js", "attention_flow_viewer.ts")], outfile: join(outdir, "attention_flow_viewer.js"), format: "esm" },
   { entryPoints: [join(root, "js", "leaderboard.ts")], outfile: join(outdir, "leaderboard.js"), format: "esm" },
   { entryPoints: [join(root, "js", "concept_explorer.ts")], outfile: join(outdir, "concept_explorer.js"), format: "esm" },
+  { entryPoints: [join(root, "js", "concept_bank_viewer.ts")], outfile: join(outdir, "concept_bank_viewer.js"), format: "esm" },
   { entryPoints: [join(root, "js", "explanation_gallery.ts")], outfile: join(outdir, "explanation_gallery.js"), format: "esm" },
   {
     entryPoints: [join(root, "js", "report_runtime.ts")],

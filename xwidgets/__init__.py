@@ -8,7 +8,8 @@
     sal.save_html("report.html")
 """
 
-from . import data, metrics, models, saliency
+from . import concepts, data, metrics, models, saliency
+from .concepts import ConceptBank, build_graphs, discover_concepts
 from .metrics import evaluate, list_metrics
 from .metrics.benchmark import BenchmarkResult, benchmark
 from .models import ModelAdapter, Preprocess, wrap
@@ -16,7 +17,7 @@ from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_
 
 __version__ = "0.1.0"
 
-__all__ = ["explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook"]
+__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook"]
 
 
 def __getattr__(name: str):
@@ -57,8 +58,8 @@ def __getattr__(name: str):
         from .widgets.explorer_data import ExplanationData
 
         return ExplanationData
-    if name == "widgets":
+    if name in ("widgets", "text"):  # text: the joint image-text space, loaded when asked for
         import importlib
 
-        return importlib.import_module(".widgets", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'xwidgets' has no attribute {name!r}")

@@ -5,6 +5,7 @@ from ._common import DIVERGING_COLORMAP, SCALES
 from .attention_flow_viewer import VIEWS, AttentionFlowViewer
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
+from .concept_bank_viewer import ConceptBankViewer
 from .concept_explorer import LAYOUTS, ConceptExplorer
 from .explanation_gallery import ExplanationGallery
 from .explorer_data import CandidateClass, ClassGraph, ConceptEdge, ConceptNode, ExplanationData, Sentence, Span
@@ -28,6 +29,7 @@ __all__ = [
     "SHARED_SCALES",
     "DIVERGING_COLORMAP",
     "ClassInfo",
+    "ConceptBankViewer",
     "ConceptExplorer",
     "ExplanationGallery",
     "LAYOUTS",
