@@ -12,6 +12,8 @@ from torch import nn
 
 import xwidgets as xw
 from xwidgets.models import Preprocess, wrap
+from xwidgets.saliency.p_tame import build_p_tame
+from xwidgets.saliency.t_tame import build_t_tame
 
 PRE = Preprocess(size=(16, 16), resize=None)
 # cheap settings so that every method runs in milliseconds on a 16x16 toy model
@@ -67,15 +69,25 @@ def _live_tensors() -> int:
         return sum(1 for obj in gc.get_objects() if isinstance(obj, torch.Tensor))
 
 
-def _params(spec):
+# the learned methods need an explainer built for the model (untrained is enough here)
+EXPLAINERS = {
+    "t_tame": lambda model: build_t_tame(model),
+    "p_tame": lambda model: build_p_tame(model, extractor=_tiny().model),
+}
+
+
+def _params(spec, model):
     fields = {f for f in spec.params.__dataclass_fields__}
-    return {k: v for k, v in CHEAP.get(spec.name, {}).items() if k in fields}
+    params = {k: v for k, v in CHEAP.get(spec.name, {}).items() if k in fields}
+    if spec.name in EXPLAINERS:
+        params["explainer"] = EXPLAINERS[spec.name](model)
+    return params
 
 
 @pytest.mark.parametrize("spec", xw.list_methods(), ids=lambda s: s.name)
 def test_repeated_calls_leave_no_hooks_and_no_tensors_behind(spec):
     model, images = (_tiny_vit() if spec.family == "attention" else _tiny()), _images()
-    params = _params(spec)
+    params = _params(spec, model)
     calls = 1000 if spec.name == "gradcam" else 10
     for _ in range(3):  # warm-up: caches, lazily created state
         xw.explain(model, images, method=spec.name, **params)

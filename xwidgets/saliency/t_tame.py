@@ -74,7 +74,7 @@ def build_t_tame(model: Any, layers: Sequence[str] | None = None, *, class_token
     return build_explainer("t_tame", model, layers, class_token_gate=class_token_gate, seed=seed)
 
 
-def train_t_tame(model: Any, data: Any, layers: Sequence[str] | None = None, *,
+def train_t_tame(model: Any, data: Any, layers: Sequence[str] | None = None, *, class_token_gate: bool = True,
                  config: TAMETraining | None = None, checkpoint: str | Path | None = None, resume: bool = True,
                  progress: bool | None = None, callback=None, callback_every: int = 10, float_pixels: bool = False,
                  steps_per_epoch: int | None = None, **overrides: Any) -> TAMEExplainer:
@@ -82,11 +82,12 @@ def train_t_tame(model: Any, data: Any, layers: Sequence[str] | None = None, *,
     iterable of image batches; labels are ignored). Published defaults
     (``TAMETraining.t_tame()``: SGD, lr 1e-3, batch 32, 8 epochs) unless ``config`` or
     keyword ``overrides`` (``epochs=2, lr=0.01`` ...) say otherwise. ``checkpoint``:
-    saved after every epoch and resumed from (see ``tame.train_tame``)."""
+    saved after every epoch and resumed from (see ``tame.train_tame``).
+    ``class_token_gate``: as in :func:`build_t_tame`."""
     if config is not None and overrides:
         raise bad_argument("config", "None when training settings are passed as keywords", config)
     config = config or TAMETraining.t_tame(**overrides)
-    explainer = build_t_tame(model, layers, seed=config.seed)
+    explainer = build_t_tame(model, layers, class_token_gate=class_token_gate, seed=config.seed)
     return train_tame(explainer, model, data, config, checkpoint=checkpoint, resume=resume, progress=progress,
                       callback=callback, callback_every=callback_every, float_pixels=float_pixels,
                       steps_per_epoch=steps_per_epoch)

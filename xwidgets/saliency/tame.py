@@ -43,6 +43,9 @@ own map, at the attention resolution. T-TAME multiplies the preprocessed input
 ("input": masked pixels become the dataset mean); P-TAME multiplies the pixels
 ("black": unnormalise, multiply, normalise). The learning rate follows a one-cycle
 schedule over all steps (both authors' codes: ``OneCycleLR`` with its defaults).
+Not in the papers: ``TAMETraining.warmup`` ramps the area and smoothness weights up
+from 0 over the first share of the steps (default 0: off), which keeps short
+trainings from killing the maps of some classes (see ``TAMETraining``).
 
 Published defaults (``TAMETraining.t_tame()`` and ``.p_tame(backbone)``):
 T-TAME: SGD (momentum 0.9, Nesterov as in the authors' code, weight decay 5e-4 on
@@ -66,6 +69,7 @@ import hashlib
 import math
 import numbers
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -179,7 +183,7 @@ def _stage_ends(module: nn.Module, example: torch.Tensor) -> list[str]:
     for i, (_, shape, _) in enumerate(order):
         last[shape[-2:]] = i
     names = []
-    for _, i in sorted((i, res) for res, i in last.items()):
+    for i in sorted(last.values()):
         tensor = order[i][2]
         same = [n for n, s, t in order if t is tensor]
         names.append(min(same, key=lambda n: (n.count("."), len(n))))
@@ -244,9 +248,18 @@ def _renormalise(x: torch.Tensor, source: Preprocess, target: Preprocess) -> tor
     return (pixels * target.scale - view(target.mean)) / view(target.std)
 
 
+_FINGERPRINTS: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, str]]" = weakref.WeakKeyDictionary()
+
+
 def model_fingerprint(module: nn.Module) -> str:
     """SHA-256 of a module's parameters and buffers (names, shapes, float32 values): tells
-    whether a saved explainer was trained for these exact weights."""
+    whether a saved explainer was trained for these exact weights. Cached per module
+    until a tensor of it is replaced, moved or changed in place (its version counter)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    key = tuple((id(t), t.data_ptr(), t._version) for t in tensors)
+    cached = _FINGERPRINTS.get(module)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
@@ -254,7 +267,9 @@ def model_fingerprint(module: nn.Module) -> str:
         value = tensor.detach().to("cpu")
         value = value.float() if value.is_floating_point() else value
         digest.update(value.contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    fingerprint = digest.hexdigest()[:16]
+    _FINGERPRINTS[module] = (key, fingerprint)
+    return fingerprint
 
 
 # ---------------------------------------------------------------------------- the explainer
@@ -285,9 +300,9 @@ class TAMEExplainer(nn.Module):
         self.attention = TAMEAttention(channels, num_classes, size, cascade=kind == "p_tame",
                                        fuser_bias=kind == "t_tame")
         self._extractor: list[Any] = []  # held by reference: not a submodule, so not saved or moved with .to()
-        self.set_extractor(extractor)
         self.info: dict[str, Any] = dict(info or {})
         self.history: list[dict[str, float]] = list(self.info.get("history", []))
+        self.set_extractor(extractor)
 
     # ------------------------------------------------------------------ extractor
     @property
@@ -318,7 +333,21 @@ class TAMEExplainer(nn.Module):
             raise bad_argument("extractor", "an nn.Module (or ModelAdapter) whose layers P-TAME reads", extractor)
         for layer in self.layers:
             get_layer(module, layer)  # unknown names fail now, with suggestions
+        expected = self.info.get("extractor_fingerprint")
+        if expected is not None and model_fingerprint(module) != expected:
+            raise bad_argument("extractor", f"the feature extractor this explainer was trained with "
+                               f"({self.info.get('extractor')}, fingerprint {expected})", extractor,
+                               f"Its weights differ (fingerprint {model_fingerprint(module)})")
         self._extractor = [module, preprocess]
+
+    def check_model(self, model: ModelAdapter) -> None:
+        """A ValueError naming ``explainer`` unless ``model`` has the weights this
+        explainer was built for (its fingerprint; explainers without one pass)."""
+        expected = self.info.get("model_fingerprint")
+        if expected is not None and model_fingerprint(model.model) != expected:
+            raise bad_argument("explainer", f"an explainer trained for this classifier ({model.name})", self,
+                               f"It was built for {self.info.get('model')!r} with other weights (fingerprint "
+                               f"{expected}, this model's {model_fingerprint(model.model)}); train one for this model")
 
     # ------------------------------------------------------------------ features and maps
     def source(self, model: ModelAdapter) -> nn.Module:
@@ -549,6 +578,7 @@ def resolve_explainer(kind: str, explainer: Any, model: ModelAdapter, extractor:
         if explainer.kind != kind:
             raise bad_argument("explainer", f"a {kind} explainer", explainer,
                                f"Use method={explainer.kind!r} for this one")
+        explainer.check_model(model)
         if extractor is not None:
             explainer.set_extractor(extractor)
         return explainer
@@ -556,6 +586,7 @@ def resolve_explainer(kind: str, explainer: Any, model: ModelAdapter, extractor:
         loaded = load_explainer(explainer, extractor)
         if loaded.kind != kind:
             raise bad_argument("explainer", f"a {kind} explainer", loaded, f"Use method={loaded.kind!r} for this one")
+        loaded.check_model(model)
         return loaded
     if explainer is not None:
         raise bad_argument("explainer", "None, a TAMEExplainer, or the path of a saved one", explainer)
@@ -588,6 +619,11 @@ class TAMETraining:
     area_power: p of mean((m + 5e-4)^p). border: the smoothness term's border penalty.
     perturbation: "input" (x (.) M on the preprocessed input, T-TAME) or "black"
     (the pixels multiplied, P-TAME). seed: data order and attention initialisation.
+    warmup: the share of the steps over which the area and smoothness weights rise
+    linearly from 0 to their values (0, the papers': in full from the first step). A
+    warm-up lets the cross-entropy raise each class's map on its evidence before the
+    area term pulls the maps down: without it a class whose map starts low can die
+    (sigmoid saturated at 0, no gradient left), which short trainings do not outlive.
     """
 
     epochs: int = 8
@@ -604,6 +640,7 @@ class TAMETraining:
     border: float = 0.3
     perturbation: str = "input"
     seed: int = 0
+    warmup: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -617,6 +654,9 @@ class TAMETraining:
         for name in ("momentum", "weight_decay", "ce", "area", "smoothness", "border"):
             _number(getattr(self, name), name)
         _number(self.area_power, "area_power", strict=True)
+        _number(self.warmup, "warmup")
+        if self.warmup >= 1:
+            raise bad_argument("warmup", "a share of the steps in [0, 1)", self.warmup)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise bad_argument("seed", "an int", self.seed)
 
@@ -683,10 +723,11 @@ def perturb(model: ModelAdapter, inputs: torch.Tensor, masks: torch.Tensor, how:
 
 
 def tame_loss(explainer: TAMEExplainer, model: ModelAdapter, inputs: torch.Tensor,
-              config: TAMETraining) -> dict[str, torch.Tensor]:
+              config: TAMETraining, ramp: float = 1.0) -> dict[str, torch.Tensor]:
     """One training step's loss on a batch of preprocessed inputs: a dict with "loss"
     and its terms "ce", "area", "smoothness" (unweighted), with gradients to the
-    attention mechanism only."""
+    attention mechanism only. ``ramp`` scales the area and smoothness weights (the
+    warm-up)."""
     logits, features = explainer.logits_and_features(model, inputs)
     labels = logits.argmax(dim=1)  # the classifier's own predictions are the labels
     maps = torch.sigmoid(explainer.class_logits(features))  # (B, C, h, w)
@@ -698,7 +739,7 @@ def tame_loss(explainer: TAMEExplainer, model: ModelAdapter, inputs: torch.Tenso
     regularised = maps[:, labels]  # every target of the batch for every image (the authors' "random map select")
     area = area_loss(regularised, config.area_power)
     smooth = smoothness_loss(regularised, config.border)
-    loss = config.ce * ce + config.area * area + config.smoothness * smooth
+    loss = config.ce * ce + ramp * (config.area * area + config.smoothness * smooth)
     return {"loss": loss, "ce": ce.detach(), "area": area.detach(), "smoothness": smooth.detach()}
 
 
@@ -839,6 +880,10 @@ def train_tame(
                            adapter.name, "Build a new explainer for this model")
     per_epoch = _steps_per_epoch(data, config, steps_per_epoch)
     total = None if per_epoch is None else per_epoch * config.epochs
+    if config.warmup > 0 and total is None:
+        raise bad_argument("steps_per_epoch", "an int when data has no len() (the warm-up needs the number of "
+                           "steps)", None)
+    warm_steps = 0.0 if total is None else config.warmup * total
     device = adapter.device
     explainer.prepare(device)
     optimiser, schedule = _optimiser(explainer, config, total)
@@ -871,7 +916,8 @@ def train_tame(
                 count = 0
                 for inputs in _batches(data, adapter, config, epoch, float_pixels):
                     with torch.enable_grad():
-                        terms = tame_loss(explainer, adapter, inputs, config)
+                        ramp = 1.0 if warm_steps == 0 else min(1.0, step / warm_steps)
+                        terms = tame_loss(explainer, adapter, inputs, config, ramp)
                         optimiser.zero_grad(set_to_none=True)
                         terms["loss"].backward()
                     optimiser.step()
