@@ -28,6 +28,9 @@ CHEAP = {
     "bee": {"samples": 2, "metric_steps": 4, "progress": False},
     "fovex": {"fixations": 2, "iterations": 2, "progress": False},
     "ucag": {"crops_per_side": 2},
+    "neuromask": {"iterations": 2, "progress": False},
+    "igos": {"iterations": 2, "ig_steps": 2, "progress": False},
+    "igos_pp": {"iterations": 2, "ig_steps": 2, "progress": False},
 }
 
 
