@@ -20,7 +20,7 @@ Scores are deterministic (seeded methods and metrics); the "Maps (s)" column is
 wall-clock and depends on the machine's load.
 
     python bench/bench_leaderboard.py                 # (a), (b), (c); writes bench/RESULTS.md
-    python bench/bench_leaderboard.py --only toy_cnn --per-class 1 --no-write   # a quick look
+    python bench/bench_leaderboard.py --only toy_cnn --methods gradcam,saliency --no-write   # a quick look
     python bench/bench_leaderboard.py --road reduced  # (c) with ROAD at 3 percentages (default: without ROAD)
 
 Beside the tables each section gives the agreement between metrics: Spearman's rank
@@ -74,6 +74,10 @@ PHOTO_PARAMS: dict[str, dict[str, Any]] = {
     "neuromask": {"iterations": 100, "progress": False},  # 2000
 }
 
+CAVEAT = ("The mask-optimisation methods (extremal perturbation, NeuroMask, meaningful perturbation, I-GOS, iGOS++, "
+          "FovEx, BEE) ran far below their published iterations, so their ranks here do not judge them at their "
+          "defaults.")
+
 FAMILIES = ("faithfulness", "localisation", "complexity", "sanity", "parts")
 
 
@@ -103,52 +107,75 @@ def _spearman(a: list[float], b: list[float]) -> float:
 
 
 def agreement(result: BenchmarkResult) -> str:
-    """Markdown: per metric family, the methods' mean rank within the family, and
-    Spearman's rho between families' rankings (over the methods ranked by both)."""
-    table = result.rank_table()
-    families = {}
-    for fam in FAMILIES:
-        names = [k for k in result.metrics if result.metric_specs[k].kind == fam]
-        if names:
-            families[fam] = names
-    methods = result.ranked_methods()
-    mean_rank = {fam: [float(np.nanmean([table[m][k] for k in names])) if any(
-        math.isfinite(table[m][k]) for k in names) else math.nan for m in methods] for fam, names in families.items()}
-    lines = ["Agreement between metric families (Spearman's rho between the methods' mean ranks within each family; "
-             "1: same order, 0: unrelated, -1: reversed):", ""]
-    fams = list(families)
-    lines.append("| | " + " | ".join(fams) + " |")
-    lines.append("|---|" + "---:|" * len(fams))
-    for f in fams:
+    """Markdown: how far the metrics agree on the order of the methods (see :func:`agreement_text`)."""
+    return agreement_text(result.metrics, {k: result.metric_specs[k].kind for k in result.metrics},
+                          result.rank_table(), result.ranked_methods())
+
+
+def _rho_table(names: list[str], ranks: dict[str, list[float]]) -> list[str]:
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for f in names:
         cells = []
-        for g in fams:
-            rho = 1.0 if f == g else _spearman(mean_rank[f], mean_rank[g])
+        for g in names:
+            rho = 1.0 if f == g else _spearman(ranks[f], ranks[g])
             cells.append("\u2013" if not math.isfinite(rho) else f"{rho:+.2f}")
         lines.append(f"| {f} | " + " | ".join(cells) + " |")
-    # the most discordant single pair of metrics
+    return lines
+
+
+def agreement_text(metrics: list[str], kinds: dict[str, str], table: dict[str, dict[str, float]],
+                   methods: list[str]) -> str:
+    """Markdown: Spearman's rho between the methods' orders under each pair of metric
+    families (mean rank within the family), or of metrics when there is one family;
+    the best method(s) per metric (metrics on which every method ties are left out);
+    the most discordant pair of metrics. ``table``: {method: {metric: rank}}."""
+    families: dict[str, list[str]] = {}
+    for fam in FAMILIES:
+        names = [k for k in metrics if kinds[k] == fam]
+        if names:
+            families[fam] = names
+    per_metric = {k: [table[m][k] for m in methods] for k in metrics}
+    if len(families) > 1:
+        ranks = {fam: [float(np.nanmean([table[m][k] for k in names])) if any(
+            math.isfinite(table[m][k]) for k in names) else math.nan for m in methods] for fam, names in families.items()}
+        lines = ["Agreement between metric families (Spearman's rho between the methods' mean ranks within each "
+                 "family; 1: same order, 0: unrelated, -1: reversed):", ""] + _rho_table(list(families), ranks)
+    else:
+        lines = ["Agreement between metrics (Spearman's rho between the methods' ranks; 1: same order, 0: unrelated, "
+                 "-1: reversed):", ""] + _rho_table(list(metrics), per_metric)
+    winners, ties = [], []
+    for k in metrics:
+        finite = [r for r in per_metric[k] if math.isfinite(r)]
+        if not finite:
+            continue
+        if len(set(finite)) == 1:
+            ties.append(f"`{k}`")
+            continue
+        best = [m for m in methods if table[m][k] == min(finite)]
+        winners.append(f"`{k}`: " + (", ".join(f"`{m}`" for m in best) if len(best) <= 3 else f"{len(best)} methods tie"))
+    lines += ["", "Best method per metric: " + "; ".join(winners) + "."]
+    if ties:
+        lines.append(f"Every method ties on {', '.join(ties)}.")
     worst = None
-    for k1, k2 in itertools.combinations(result.metrics, 2):
-        rho = _spearman([table[m][k1] for m in methods], [table[m][k2] for m in methods])
+    for k1, k2 in itertools.combinations(metrics, 2):
+        rho = _spearman(per_metric[k1], per_metric[k2])
         if math.isfinite(rho) and (worst is None or rho < worst[0]):
             worst = (rho, k1, k2)
-    winners = []
-    for k in result.metrics:
-        best = [m for m in methods if table[m][k] == 1.0]
-        if best:
-            winners.append(f"`{k}`: {', '.join(f'`{m}`' for m in best)}")
-    lines += ["", "Best method per metric: " + "; ".join(winners) + "."]
     if worst is not None:
         lines.append(f"Most discordant pair of metrics: `{worst[1]}` and `{worst[2]}` (rho {worst[0]:+.2f}).")
     return "\n".join(lines)
 
 
 def run(name: str, model: Any, images: Any, ground_truth: Any, metrics: list[str] | None,
-        method_params: dict[str, dict[str, Any]], metric_params: dict[str, dict[str, Any]]) -> BenchmarkResult:
+        method_params: dict[str, dict[str, Any]], metric_params: dict[str, dict[str, Any]],
+        methods: list[str] | None = None) -> BenchmarkResult:
+    if methods is not None:
+        method_params = {m: p for m, p in method_params.items() if m in methods}
     start, load = time.perf_counter(), os.getloadavg()[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BenchmarkWarning)
-        result = xw.benchmark(model, images, metrics=metrics, ground_truth=ground_truth, method_params=method_params,
-                              metric_params=metric_params, progress=True)
+        result = xw.benchmark(model, images, methods=methods, metrics=metrics, ground_truth=ground_truth,
+                              method_params=method_params, metric_params=metric_params, progress=True)
     for w in caught:
         if issubclass(w.category, BenchmarkWarning):
             print(f"  warning: {w.message}", file=sys.stderr)
@@ -166,10 +193,11 @@ def section(title: str, result: BenchmarkResult, setting: str, command: str) -> 
         f"## Leaderboard: {title}",
         "",
         setting,
-        f"Machine: {machine()}; the CPU was shared with other jobs (1-minute load average {load[0]:.1f} at the start "
-        f"and {load[1]:.1f} at the end, on {os.cpu_count()} cores), so the "
-        f"\"Maps (s)\" column and the total ({minutes:.1f} min for this table, maps and metrics) are inflated "
-        "and only comparable within this table; the scores are deterministic (seeded) and do not depend on the load.",
+        f"Machine: {machine()}; 1-minute load average {load[0]:.1f} at the start and {load[1]:.1f} at the end, on "
+        f"{os.cpu_count()} cores" + (" (the CPU was shared with other jobs, so the \"Maps (s)\" column and the total "
+        "are inflated and only comparable within this table)" if max(load) > (os.cpu_count() or 1) else "")
+        + f"; {minutes:.1f} min for this table, maps and metrics. The scores are deterministic (seeded) and do not "
+        "depend on the load.",
         f"Run: `{command}`",
         "",
         result.to_markdown(digits=3),
@@ -199,11 +227,14 @@ def main() -> None:
                         help="ROAD on (c): drop it, 3 percentages (0.2, 0.5, 0.8), or the published 9")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a loaded 2-core machine two threads are much slower)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated methods (default: every registered method that runs on the model)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/RESULTS.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     only = args.only.split(",")
+    methods = args.methods.split(",") if args.methods else None
     command = "python bench/bench_leaderboard.py " + " ".join(sys.argv[1:])
     randomisation = {"model_randomisation": {"layers": args.randomise_layers}}
 
@@ -214,7 +245,7 @@ def main() -> None:
         reduced = ("one image per class (two were planned; on the loaded machine one table took about an hour), "
                    if args.per_class == 1 else "")
         model = getattr(xw.models, name)()
-        result = run(name, model, None, samples, None, TOY_PARAMS, randomisation)
+        result = run(name, model, None, samples, None, TOY_PARAMS, randomisation, methods)
         setting = (f"`{name}` (the bundled 64 px {'CNN' if name == 'toy_cnn' else 'ViT'}) on {len(samples)} held-out "
                    f"synthetic test images (`SyntheticParts(seed={TEST_SEED})`, the first "
                    f"{'image' if args.per_class == 1 else f'{args.per_class} images'} of each of the {len(CLASSES)} "
@@ -223,7 +254,8 @@ def main() -> None:
                    "`background_independence` checks the model, so every method gets the same score). Reduced for "
                    f"the CPU: {reduced}the costly methods' iterations / samples / masks "
                    "(listed under the table) and `model_randomisation` cut to the top "
-                   f"{args.randomise_layers} layers (the full cascade re-runs each method once per layer).")
+                   f"{args.randomise_layers} layers (the full cascade re-runs each method once per layer). "
+                   + CAVEAT)
         body = section(f"{name} on the synthetic test set", result, setting, command)
         print(body)
         if not args.no_write:
@@ -238,7 +270,8 @@ def main() -> None:
             metrics = [k for k in metrics if not k.startswith("road")]
         elif args.road == "reduced":
             metric_params = {k: {"percentages": (0.2, 0.5, 0.8)} for k in ("road_morf", "road_lerf")}
-        result = run("efficientnet_lite0", model, list(photos.values()), None, metrics, PHOTO_PARAMS, metric_params)
+        result = run("efficientnet_lite0", model, list(photos.values()), None, metrics, PHOTO_PARAMS, metric_params,
+                     methods)
         road = {"drop": "ROAD left out: its exact imputation (one sparse solve per copy, on the host) took 2.5 s per "
                         "224 px copy on this loaded CPU, about 30 s per method at 3 percentages, and the conjugate-"
                         "gradient solver was slower still on the CPU (`--road reduced` or `full` to include it).",
@@ -248,7 +281,7 @@ def main() -> None:
         setting = (f"`efficientnet_lite0` (ImageNet, 224 px) on the {len(photos)} bundled photos "
                    f"({', '.join(photos)}), target: the prediction; every registered method that runs on it, the "
                    f"faithfulness metrics only (the photos have no masks). {road} Reduced for the CPU: the costly "
-                   "methods' iterations / samples / masks and the occlusion grid (listed under the table). "
+                   "methods' iterations / samples / masks and the occlusion grid (listed under the table). " + CAVEAT + " "
                    "Four images make a noisy ranking: read it as an illustration of the protocol, not a verdict.")
         body = section("efficientnet_lite0 on the bundled photos", result, setting, command)
         print(body)
