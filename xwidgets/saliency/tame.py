@@ -994,17 +994,14 @@ def explain_maps(kind: str, model: ModelAdapter, inputs: torch.Tensor, plan: Any
 # ---------------------------------------------------------------------------- a check of the maps
 
 
-def pointing_game(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray, tolerance: int = 0) -> np.ndarray:
-    """Per map, whether its maximum falls inside the mask dilated by ``tolerance`` pixels
-    (a square (2t + 1) window): (N, H, W) maps and masks -> (N,) bool. The first
-    maximum in row-major order counts (ties are rare for continuous maps)."""
-    maps = torch.as_tensor(np.asarray(maps) if not isinstance(maps, torch.Tensor) else maps).float()
-    masks = torch.as_tensor(np.asarray(masks) if not isinstance(masks, torch.Tensor) else masks).float()
-    if maps.ndim != 3 or masks.shape != maps.shape:
-        raise bad_argument("masks", f"one (H, W) mask per map, shape {tuple(maps.shape)}", masks)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise bad_argument("tolerance", "an int >= 0 (pixels)", tolerance)
-    if tolerance:
-        masks = F.max_pool2d(masks[:, None], 2 * tolerance + 1, stride=1, padding=tolerance)[:, 0]
-    peak = maps.flatten(1).argmax(dim=1)
-    return (masks.flatten(1).gather(1, peak[:, None])[:, 0] > 0).numpy()
+def pointing_game(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray, tolerance: float = 0) -> np.ndarray:
+    """Per map, whether its maximum falls inside the mask or closer than ``tolerance``
+    pixels to it: (N, H, W) maps and masks -> (N,) bool. The same test as the registered
+    ``pointing_game`` metric (:func:`xwidgets.metrics.pointing_game.pointing_hits`), on
+    plain arrays, for the training script and its checks."""
+    from ..metrics.pointing_game import pointing_hits
+
+    def host(a: torch.Tensor | np.ndarray) -> np.ndarray:
+        return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+    return pointing_hits(host(maps), host(masks), tolerance)[0]
