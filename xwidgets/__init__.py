@@ -17,7 +17,26 @@ from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_
 
 __version__ = "0.1.0"
 
-__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook"]
+__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook", "explore"]
+
+
+def explore(explanation, texts=None, **kwargs):
+    """The linked explorer (a ``ConceptExplorer`` widget) of one explanation: a
+    ``ConceptGraph`` (converted by ``xwidgets.widgets.from_concept_graph.explanation_data``,
+    which takes ``texts``, ``saliency``, ``edges``, ``title`` and ``max_bytes``), an
+    ``ExplanationData`` or a dict of its fields; other keyword arguments go to the widget."""
+    from ._validation import bad_argument
+    from .concepts.result import ConceptGraph
+    from .widgets.concept_explorer import ConceptExplorer
+    from .widgets.explorer_data import ExplanationData
+
+    if isinstance(explanation, ConceptGraph):
+        return ConceptExplorer.from_concept_graph(explanation, texts, **kwargs)
+    if not isinstance(explanation, (ExplanationData, dict)):
+        raise bad_argument("explanation", "a ConceptGraph, an ExplanationData or a dict of its fields", explanation)
+    if texts is not None:
+        raise bad_argument("texts", "None unless the explanation is a ConceptGraph (ExplanationData carries its sentences)", texts)
+    return ConceptExplorer(explanation, **kwargs)
 
 
 def __getattr__(name: str):

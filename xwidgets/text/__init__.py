@@ -8,7 +8,10 @@ the joint image-text space that names concept patches.
   image encoder (the classifier's features of a patch plus a projection head).
 * ``joint``: :class:`JointSpace`, trained with a symmetric InfoNCE loss; embeds
   patches and phrases, finds the nearest phrases, names patches; save/load.
-* ``evaluation``: naming, position and zero-shot accuracy against pairs' statements.
+* ``sentences``: :func:`explain_in_words` and :func:`explain_all`, a
+  :class:`TextExplanation` of a ``ConceptGraph`` whose spans point at node and edge ids.
+* ``evaluation``: naming, position and zero-shot accuracy against pairs' statements;
+  :func:`~xwidgets.text.evaluation.check_spatial_agreement` for generated sentences.
 
 Shipped for the toy CNN (``JointSpace.load(WEIGHTS_DIR / "joint_toy_cnn.pt")``):
 ``joint_toy_cnn`` (built-in text encoder), ``joint_toy_cnn_minilm`` and
@@ -25,6 +28,7 @@ from .encoders import (
 )
 from .joint import ConceptName, JointSpace, contrastive_loss
 from .pairs import Pair, Pairs, Phrase, Statement, caption, load_pairs, naming_phrases, synthetic_pairs
+from .sentences import EdgeMention, NodeMention, TextExplanation, explain_all, explain_in_words
 from .spatial import REGION_PHRASES, REGIONS, region_of
 
 __all__ = [
@@ -32,4 +36,5 @@ __all__ = [
     "Pairs", "Pair", "Phrase", "Statement", "synthetic_pairs", "load_pairs", "caption", "naming_phrases",
     "TextEncoder", "HashedTextEncoder", "SentenceTransformerEncoder", "ImageEncoder", "sentence_transformers_available",
     "REGIONS", "REGION_PHRASES", "region_of",
+    "TextExplanation", "NodeMention", "EdgeMention", "explain_in_words", "explain_all",
 ]

@@ -13,12 +13,18 @@ of each pair, never the caption's prose:
 * :func:`zero_shot_accuracy`: for patches of a type held out of training, the
   fraction named as that type among "a <type>" phrases of every part type, and the
   chance level.
+* :func:`check_spatial_agreement`: whether a generated
+  :class:`~xwidgets.text.sentences.TextExplanation` mentions the top-k concepts in
+  contribution order and places each where the ground truth has it, read from its
+  spans (ids and span text), not its prose.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -26,9 +32,11 @@ from .._validation import bad_argument
 from ..data.synthetic import PART_TYPES
 from .joint import JointSpace
 from .pairs import COLOUR_WORDS, TYPE_WORDS, Pairs, Phrase, naming_phrases
-from .spatial import REGION_PHRASES, REGIONS
+from .sentences import RELATIONS, TextExplanation, relation_of
+from .spatial import REGION_PHRASES, REGIONS, region_of
 
-__all__ = ["naming_accuracy", "position_accuracy", "zero_shot_accuracy", "crops"]
+__all__ = ["naming_accuracy", "position_accuracy", "zero_shot_accuracy", "crops", "check_spatial_agreement",
+           "region_in_phrase"]
 
 
 def _check(space: Any, pairs: Any) -> None:
@@ -113,3 +121,149 @@ def zero_shot_accuracy(space: JointSpace, pairs: Pairs, held_out: str) -> dict[s
         "predicted": dict(predicted.most_common()),
     }
 
+
+# ----------------------------------------------------------------------------- generated sentences
+
+#: Every region wording, longest first (no wording of one region ends another's).
+_WORDINGS = sorted(((w, r) for r, ws in REGION_PHRASES.items() for w in ws), key=lambda item: -len(item[0]))
+
+
+def region_in_phrase(phrase: str) -> str | None:
+    """The region whose wording (:data:`~xwidgets.text.spatial.REGION_PHRASES`) a span
+    phrase ends with ("red headlight 3 shown in the top right corner of the image" ->
+    "top right"); None when it ends with none."""
+    if not isinstance(phrase, str):
+        raise bad_argument("phrase", "a str", phrase)
+    for wording, region in _WORDINGS:
+        if phrase.endswith(" " + wording) or phrase == wording:
+            return region
+    return None
+
+
+def _truth_point(truth: Mapping[Any, Any], j: int) -> tuple[float, float]:
+    for key in (f"n{j}", j):
+        if key in truth:
+            value = truth[key]
+            ok = (isinstance(value, Sequence) or isinstance(value, np.ndarray)) and len(value) == 2 and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v)) for v in value)
+            if not ok:
+                raise bad_argument(f"truth[{key!r}]", "an (x, y) centroid in pixels", value)
+            return float(value[0]), float(value[1])
+    raise bad_argument("truth", f"a ground-truth centroid for every mentioned present node (n{j} has none)",
+                       sorted(map(str, truth)))
+
+
+def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Mapping[Any, Any]) -> dict[str, Any]:
+    """Check a generated explanation against its graph and the ground truth, reading only
+    its spans (seed 000, paragraph 0027: concepts named by contribution and position).
+
+    * ids: every span points at a node of the class graph or at one of its present
+      edges; spans lie in the text and do not overlap; a node is mentioned once.
+    * order: the mentioned nodes, in text order, split by presence and sign of their
+      contribution, are each group's top ``explanation.k`` by |contribution|, largest
+      first (present for / against, absent against / for; none with zero contribution).
+    * regions: each present node's span ends with a wording of the region of its
+      ground-truth centroid (``truth``: {node id or index: (x, y)}, mean pixel position
+      with pixel centres at integer coordinates, like ``Part.centroid``); an absent
+      node's span states none.
+    * relations: each edge span "<name> <i+1> <relation> <name> <j+1>" states the
+      relation of the two ground-truth centroids (:func:`~xwidgets.text.sentences.relation_of`).
+
+    Returns {"ok", "ids_ok", "order_ok", "regions_ok", "relations_ok", "nodes",
+    "regions", "regions_agree", "relations", "relations_agree", "problems"}.
+    """
+    from ..concepts.result import ConceptGraph, parse_id
+
+    if not isinstance(explanation, TextExplanation):
+        raise bad_argument("explanation", "a TextExplanation (explain_in_words)", explanation)
+    if not isinstance(graph, ConceptGraph):
+        raise bad_argument("graph", "the ConceptGraph the explanation was generated from", graph)
+    if explanation.cls not in graph.graphs:
+        raise bad_argument("graph", f"a ConceptGraph with the explained class {explanation.cls}", graph)
+    if not isinstance(truth, Mapping):
+        raise bad_argument("truth", "{node id or index: (x, y) ground-truth centroid}", truth)
+    c, k, text = explanation.cls, explanation.k, explanation.text
+    scg = graph.graphs[c]
+    n = len(scg)
+    present = np.asarray(scg.present, bool)
+    contrib = np.asarray(graph.node_contribution[c], np.float64)
+    height, width = scg.image_size
+    problems: list[str] = []
+
+    spans = sorted(explanation.spans, key=lambda s: (s.start, s.end))
+    ids_ok = True
+    for a, b in zip(spans, spans[1:]):
+        if b.start < a.end:
+            ids_ok = False
+            problems.append(f"spans {a.id} and {b.id} overlap")
+    nodes: list[tuple[int, str]] = []
+    edges: list[tuple[int, int, str]] = []
+    for s in spans:
+        if not 0 <= s.start < s.end <= len(text):
+            ids_ok = False
+            problems.append(f"span {s.id} [{s.start}, {s.end}) lies outside the text")
+            continue
+        try:
+            kind, index = parse_id(s.id)
+        except ValueError:
+            kind, index = "", ()
+        if kind != s.kind or any(not 0 <= i < n for i in index):
+            ids_ok = False
+            problems.append(f"span {s.id!r} ({s.kind}) points at no {s.kind} of the class graph")
+        elif kind == "edge" and not scg.edge_present[index]:
+            ids_ok = False
+            problems.append(f"span {s.id} points at an edge that is not present")
+        elif kind == "node":
+            nodes.append((index[0], text[s.start:s.end]))
+        else:
+            edges.append((index[0], index[1], text[s.start:s.end]))
+    if len({j for j, _ in nodes}) != len(nodes):
+        ids_ok = False
+        problems.append("a node is mentioned more than once")
+
+    order_ok = True
+    for name, is_present, sign in (("present, for", True, 1), ("present, against", True, -1),
+                                   ("absent, against", False, -1), ("absent, for", False, 1)):
+        group = [j for j in range(n) if present[j] == is_present and sign * contrib[j] > 0]
+        expected = sorted(group, key=lambda j: -sign * contrib[j])[:k]
+        seen = [j for j, _ in nodes if present[j] == is_present and sign * contrib[j] > 0]
+        if seen != expected:
+            order_ok = False
+            problems.append(f"{name}: mentioned {['n%d' % j for j in seen]}, expected {['n%d' % j for j in expected]}")
+    zero = [j for j, _ in nodes if contrib[j] == 0]
+    if zero:
+        order_ok = False
+        problems.append(f"mentions nodes with zero contribution: {['n%d' % j for j in zero]}")
+
+    regions = agree = 0
+    for j, phrase in nodes:
+        said = region_in_phrase(phrase)
+        if not present[j]:
+            if said is not None:
+                problems.append(f"n{j} is absent but its phrase places it ({said})")
+            continue
+        x, y = _truth_point(truth, j)
+        actual = region_of(x + 0.5, y + 0.5, width, height)
+        regions += 1
+        if said == actual:
+            agree += 1
+        else:
+            problems.append(f"n{j}: the phrase {phrase!r} says {said}, the ground truth is {actual}")
+
+    relations = rel_agree = 0
+    for i, j, phrase in edges:
+        said = [r for r in RELATIONS if f" {i + 1} {r} " in phrase and phrase.endswith(f" {j + 1}")]
+        actual = relation_of(_truth_point(truth, i), _truth_point(truth, j))
+        relations += 1
+        if said == [actual]:
+            rel_agree += 1
+        else:
+            problems.append(f"e{i}-{j}: the phrase {phrase!r} says {said or 'no relation'}, "
+                            f"the ground truth is {actual}")
+    regions_ok = agree == regions and not any("is absent but" in p for p in problems)
+    return {
+        "ok": ids_ok and order_ok and regions_ok and rel_agree == relations,
+        "ids_ok": ids_ok, "order_ok": order_ok, "regions_ok": regions_ok, "relations_ok": rel_agree == relations,
+        "nodes": len(nodes), "regions": regions, "regions_agree": agree,
+        "relations": relations, "relations_agree": rel_agree, "problems": problems,
+    }

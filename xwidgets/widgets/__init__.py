@@ -9,6 +9,7 @@ from .concept_bank_viewer import ConceptBankViewer
 from .concept_explorer import LAYOUTS, ConceptExplorer
 from .explanation_gallery import ExplanationGallery
 from .explorer_data import CandidateClass, ClassGraph, ConceptEdge, ConceptNode, ExplanationData, Sentence, Span
+from .from_concept_graph import explanation_data
 from .leaderboard import SORT_ORDERS, Leaderboard
 from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
@@ -34,6 +35,7 @@ __all__ = [
     "ExplanationGallery",
     "LAYOUTS",
     "ExplanationData",
+    "explanation_data",
     "CandidateClass",
     "ClassGraph",
     "ConceptNode",

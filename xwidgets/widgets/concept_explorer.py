@@ -62,6 +62,7 @@ from .._validation import bad_argument, describe
 from ._common import COLORMAPS, check_choice, check_opacity, trait_error_choice
 from .base import XWidget
 from .explorer_data import ClassGraph, ConceptEdge, ConceptNode, ExplanationData, contribution_limit
+from .from_concept_graph import MAX_BYTES
 from .serialise import image_payload
 
 __all__ = ["ConceptExplorer", "LAYOUTS", "explorer_payload", "graph_positions", "pack_masks"]
@@ -277,6 +278,27 @@ class ConceptExplorer(XWidget):
             colormap=colormap,
             title=title,
         )
+
+    @classmethod
+    def from_concept_graph(
+        cls,
+        graph: Any,
+        texts: Any = None,
+        *,
+        saliency: Any = None,
+        edges: str | int = "top",
+        title: str | None = None,
+        max_bytes: int | None = MAX_BYTES,
+        **kwargs: Any,
+    ) -> "ConceptExplorer":
+        """The explorer of a :class:`~xwidgets.concepts.result.ConceptGraph`: its data from
+        :func:`~xwidgets.widgets.from_concept_graph.explanation_data` (``texts``,
+        ``saliency``, ``edges``, ``title`` and ``max_bytes`` go there), the other keyword
+        arguments to the constructor."""
+        from .from_concept_graph import explanation_data
+
+        data = explanation_data(graph, texts, saliency=saliency, edges=edges, title=title, max_bytes=max_bytes)
+        return cls(data, **kwargs)
 
     def _graph_payloads(self, layout: str) -> list[dict[str, Any]]:
         return _graph_payloads(self._data, layout, pack_masks(self._data.graphs)[1])
