@@ -6,6 +6,7 @@
   and :func:`stack_graphs`, their dense tensors.
 * ``evaluation``: :func:`concept_purity` against ground-truth part labels.
 * ``segmentation``, ``embedding``, ``clustering``: the steps discovery and graphs share.
+* ``xnn``: :class:`XNN`, x-features learned from a layer without human concepts (seed 004).
 """
 
 from .bank import ClassConcepts, ConceptBank
@@ -13,8 +14,10 @@ from .discovery import discover_concepts
 from .evaluation import concept_purity, member_masks
 from .graph import SCG, GraphBatch, build_graphs, stack_graphs
 from .segmentation import SegmentationProtocol
+from .xnn import XNN
 
 __all__ = [
     "discover_concepts", "ConceptBank", "ClassConcepts", "SegmentationProtocol", "build_graphs", "stack_graphs",
     "SCG", "GraphBatch", "concept_purity", "member_masks",
+    "XNN",
 ]
