@@ -17,7 +17,7 @@
 import { asBytes, decodeArray, type ArrayPayload, type BinaryLike } from "./lib/buffers";
 import { colormapColor, colormapGradient, DIVERGING_COLORMAP } from "./lib/colormaps";
 import { bindRadioGroup, checkRadio } from "./lib/controls";
-import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
+import { SVG_NS, h, listen, readOrReport, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
 import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
@@ -437,9 +437,6 @@ export function tooltipOf(graph: GraphView | null, ref: string): string[] {
 const DISPLAY_SIZE = 300;
 /** Alpha of the veil over what is not lit. */
 const DIM = 150;
-/** The SVG namespace name (an identifier, never fetched), assembled so that no URL-like
- *  text ends up in the bundle: reports are checked to contain none. */
-const SVG_NS = ["http:", "", "www.w3.org", "2000", "svg"].join("/");
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG_NS, tag) as SVGElementTagNameMap[K];

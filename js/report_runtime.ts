@@ -6,6 +6,7 @@
 // <script type="application/json" id="xw-report-state">; bytes are {"$binary": base64}, or
 // {"$deflate": base64, ...} inflated with the browser's DecompressionStream (lib/report_state).
 
+import aspectReport from "./aspect_report";
 import attentionFlowViewer from "./attention_flow_viewer";
 import compareGrid from "./compare_grid";
 import conceptExplorer from "./concept_explorer";
@@ -13,6 +14,7 @@ import explanationGallery from "./explanation_gallery";
 import leaderboard from "./leaderboard";
 import { StaticModel, type WidgetModule } from "./lib/model";
 import { readReportDocument, reviveBinaryAsync } from "./lib/report_state";
+import sagViewer from "./sag_viewer";
 import saliencyViewer from "./saliency_viewer";
 
 export const MODULES: Readonly<Record<string, WidgetModule>> = {
@@ -22,6 +24,8 @@ export const MODULES: Readonly<Record<string, WidgetModule>> = {
   leaderboard,
   concept_explorer: conceptExplorer,
   explanation_gallery: explanationGallery,
+  sag_viewer: sagViewer,
+  aspect_report: aspectReport,
 };
 
 export interface Mounted {

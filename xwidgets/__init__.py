@@ -9,15 +9,17 @@
 """
 
 from . import concepts, data, metrics, models, saliency
-from .concepts import ConceptBank, build_graphs, discover_concepts
+from .concepts import ConceptBank, ConceptExplainer, build_graphs, concept_graph, discover_concepts
 from .metrics import evaluate, list_metrics
 from .metrics.benchmark import BenchmarkResult, benchmark
 from .models import ModelAdapter, Preprocess, wrap
 from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_layer, explain_many, list_methods
+from . import sag  # callable: xw.sag(model, image) runs xwidgets.sag.search.sag
+from .sag import AttentionGraph
 
 __version__ = "0.1.0"
 
-__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook", "explore"]
+__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "concept_graph", "ConceptExplainer", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook", "explore", "aspects", "AspectReport", "sag", "AttentionGraph", "SAGViewer"]
 
 
 def explore(explanation, texts=None, **kwargs):
@@ -77,7 +79,15 @@ def __getattr__(name: str):
         from .widgets.explorer_data import ExplanationData
 
         return ExplanationData
-    if name in ("widgets", "text"):  # text: the joint image-text space, loaded when asked for
+    if name == "SAGViewer":
+        from .widgets.sag_viewer import SAGViewer
+
+        return SAGViewer
+    if name == "AspectReport":
+        from .widgets.aspect_report import AspectReport
+
+        return AspectReport
+    if name in ("widgets", "text", "aspects"):  # text: the joint image-text space; aspects: seed 001
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

