@@ -12,6 +12,10 @@ NeuroMask, I-GOS, iGOS++).
 * Pieces of the integrated-gradient mask optimisations: the truncated Gaussian blur
   baseline, integrated scores along a path of masks (with their gradient), and the
   batched Armijo backtracking line search.
+* The integrated-gradient descent that I-GOS and iGOS++ share (their parameter
+  checks, ``total_variation``, ``IGOSSetup`` with the noise in the model's input
+  units, and the loop ``integrated_descent`` with its line search on the integrated
+  loss and the original code's adaptive l1).
 * ``deletion_auc``: the deletion curve's area of a saliency map, batched (a small
   helper for the checks of these methods; the full metrics live elsewhere).
 
@@ -32,11 +36,14 @@ import torch.nn.functional as F
 
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
+from ..models.preprocess import IMAGENET_STD
 from ._gradients import check_positive_int
+from .occlusion import pair
 from .targets import TargetPlan
 
 SCORES = ("probability", "logit")
 OPTIMISERS = ("line_search", "nesterov")
+LINE_SEARCH_LOSSES = ("integrated", "endpoint")
 
 #: below this many iterations the progress bar is off unless asked for
 PROGRESS_THRESHOLD = 50
@@ -44,7 +51,8 @@ PROGRESS_THRESHOLD = 50
 __all__ = [
     "SCORES", "OPTIMISERS", "PROGRESS_THRESHOLD", "check_number", "check_choice", "check_controls", "check_stopping",
     "RowScores", "PairScores", "Progress", "EarlyStopping", "truncated_blur", "integrated_scores", "armijo_steps",
-    "deletion_auc", "rows_to_passes",
+    "deletion_auc", "rows_to_passes", "LINE_SEARCH_LOSSES", "check_igos_params", "total_variation", "noise_units",
+    "IGOSSetup", "integrated_descent",
 ]
 
 
@@ -353,6 +361,236 @@ def armijo_steps(
         searching = searching[failed]  # one host synchronisation per trial
         alphas[searching] *= decay
     return alphas, evaluations
+
+
+# ---------------------------------------------------------------------------- I-GOS and iGOS++: the shared descent
+
+
+def check_igos_params(params: Any) -> None:
+    """The checks I-GOS and iGOS++ share."""
+    check_controls(params)
+    check_stopping(params)
+    check_positive_int(params.ig_steps, "ig_steps")
+    pair(params.mask_size, "mask_size")
+    check_number(params.l1, "l1", minimum=0)
+    check_number(params.l2, "l2", minimum=0)
+    check_number(params.noise, "noise", minimum=0)
+    if isinstance(params.blur_kernel, bool) or not isinstance(params.blur_kernel, int) or params.blur_kernel < 1 \
+            or params.blur_kernel % 2 == 0:
+        raise bad_argument("blur_kernel", "a positive odd int (pixels)", params.blur_kernel)
+    check_number(params.blur_sigma, "blur_sigma", minimum=0, strict=True)
+    check_choice(params.optimizer, "optimizer", OPTIMISERS)
+    check_choice(params.line_search_loss, "line_search_loss", LINE_SEARCH_LOSSES)
+    if not isinstance(params.adaptive_l1, bool):
+        raise bad_argument("adaptive_l1", "True or False", params.adaptive_l1)
+    check_number(params.step_size, "step_size", minimum=0, strict=True)
+    check_number(params.armijo_c, "armijo_c", minimum=0)
+    check_number(params.step_decay, "step_decay", minimum=0, strict=True, maximum=1, maximum_strict=True)
+    check_number(params.min_step, "min_step", minimum=0, strict=True)
+    check_choice(params.score, "score", SCORES)
+    check_positive_int(params.internal_batch_size, "internal_batch_size")
+
+
+def total_variation(m: torch.Tensor) -> torch.Tensor:
+    """(n, P, h, w) -> (n,): mean squared vertical plus mean squared horizontal
+    differences (the reference's ``tv_norm`` with beta = 2), summed over the P masks."""
+    dy = (m[..., 1:, :] - m[..., :-1, :]).pow(2).mean(dim=(-2, -1))
+    dx = (m[..., :, 1:] - m[..., :, :-1]).pow(2).mean(dim=(-2, -1))
+    return (dy + dx).sum(dim=1)
+
+
+def noise_units(model: ModelAdapter, channels: int) -> torch.Tensor:
+    """(channels,) model-input units per ImageNet-normalised unit, channel by channel.
+
+    The reference codes of I-GOS and iGOS++ work on torchvision's ImageNet-normalised
+    inputs ((pixel / 255 - mean) / std, std 0.229, 0.224, 0.225): their noise of
+    standard deviation 0.2 is about 0.045 of the pixel range, and their bilateral
+    sigma is in those units squared. For a model normalised otherwise (``preprocess``:
+    (pixel x scale - mean) / std) one such unit is std_imagenet x 255 x scale / std of
+    its own units: 1 for an ImageNet-normalised model, 0.46 for EfficientNet-Lite's
+    (x - 127) / 128. Ones when the inputs do not have a preprocessing's 3 channels."""
+    pre = model.preprocess
+    if channels != 3:
+        return torch.ones(channels)
+    return torch.tensor([IMAGENET_STD[c] * 255.0 * pre.scale / pre.std[c] for c in range(3)])
+
+
+class IGOSSetup:
+    """What an I-GOS-type run knows before its loop: the clean pass, the targets, the
+    rows, the blur baseline, the upsampling, the scorer and the noise."""
+
+    def __init__(self, model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: Any) -> None:
+        self.model, self.inputs, self.params = model, inputs, params
+        b, channels, height, width = inputs.shape
+        self.size = (height, width)
+        self.grid = pair(params.mask_size, "mask_size")
+        device = inputs.device
+        with torch.no_grad():
+            self.logits = model.logits(inputs)
+            self.passes = plan.passes(logits=self.logits)
+            self.k = len(self.passes)
+            self.scorer = PairScores(plan, self.logits)
+            self.baseline = truncated_blur(inputs, params.blur_kernel, float(params.blur_sigma))
+        self.kind = "logit" if params.score == "logit" or plan.is_callable else "probability"
+        self.rows = b * self.k
+        self.image = torch.arange(b, device=device).repeat_interleave(self.k)
+        self.passes_of_rows = torch.arange(self.k, device=device).repeat(b)
+        self.generator = torch.Generator().manual_seed(params.seed)  # CPU: the same draws on every device
+        self.noise_sigma = (float(params.noise) * noise_units(model, channels)).view(1, channels, 1, 1)
+
+    def up(self, m: torch.Tensor) -> torch.Tensor:
+        """(n, 1, h, w) grid masks -> (n, 1, H, W), bilinear with align_corners=True."""
+        return F.interpolate(m, size=self.size, mode="bilinear", align_corners=True)
+
+    def score(self, logits: torch.Tensor, image: torch.Tensor, passes: torch.Tensor) -> torch.Tensor:
+        return self.scorer(logits, image, passes, self.kind)
+
+    def endpoint_scores(self, start: torch.Tensor, end: torch.Tensor, upsampled: torch.Tensor,
+                        rows: torch.Tensor) -> torch.Tensor:
+        """(n,) scores of phi(start, end, M) = end + M (start - end) for rows ``rows``,
+        ``upsampled`` (n, 1, H, W), no gradient, no noise, ``internal_batch_size`` at a
+        time."""
+        out = torch.empty(rows.numel(), device=self.inputs.device)
+        chunk = self.params.internal_batch_size
+        with torch.no_grad():
+            for lo in range(0, rows.numel(), chunk):
+                r = rows[lo : lo + chunk]
+                img = self.image[r]
+                x = end[img] + upsampled[lo : lo + chunk] * (start[img] - end[img])
+                out[lo : lo + chunk] = self.score(self.model.logits(x), img, self.passes_of_rows[r])
+        return out
+
+    def integrate(self, mask_of: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, end: torch.Tensor,
+                  rows: torch.Tensor, noise: torch.Tensor | None, weight: float | None) -> torch.Tensor:
+        """The integrated score along t M for rows ``rows`` (``mask_of`` indexes into
+        them); with ``weight``, backpropagates ``weight`` x its sum. Returns it (n,)."""
+        return integrated_scores(
+            self.model, mask_of, start, end, self.image[rows], self.passes_of_rows[rows], self.score,
+            self.params.ig_steps, noise, self.params.internal_batch_size, weight,
+        )
+
+    def noise(self) -> torch.Tensor | None:
+        """The S noise images of one iteration, (S, C, H, W), shared by every row: a
+        standard deviation of ``noise`` in ImageNet-normalised units (see
+        ``noise_units``), in the model's input units."""
+        if self.params.noise <= 0:
+            return None
+        shape = (self.params.ig_steps, self.inputs.shape[1], *self.size)
+        draw = torch.randn(shape, generator=self.generator) * self.noise_sigma
+        return draw.to(device=self.inputs.device, dtype=self.inputs.dtype)
+
+
+#: the original I-GOS code's l1 adaptation (github.com/zhongangqi/IGOS, ``Integrated_Mask``):
+#: at iteration int(T / q) a row whose score moved by at most ``tolerance`` has l1 / ``divisor``
+ADAPTIVE_L1 = ((2.0, 1e-3, 10.0), (1.25, 1e-2, 5.0))
+
+
+def integrated_descent(
+    setup: IGOSSetup,
+    masks: int,
+    regulariser: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    endpoint_score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    integrated: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, bool], torch.Tensor],
+    maps_of: Callable[[torch.Tensor], torch.Tensor],
+    name: str,
+) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor]:
+    """The loop I-GOS and iGOS++ share: ``masks`` grid masks per row, all ones at the
+    start, descended along integrated gradients.
+
+    * ``regulariser(M, rows, l1)`` -> (n,): the l1 and smoothness terms, ``l1`` (n,)
+      the current weight of each row (differentiable in M);
+    * ``endpoint_score(M, rows)`` -> (n,): the score terms of the loss L at the end of
+      the paths (t = 1), without noise or gradient;
+    * ``integrated(M, rows, noise, backward)`` -> (n,): the score terms integrated
+      along the paths, each point with its noise image; with ``backward`` (M a leaf)
+      the gradient of their sum lands in ``M.grad``: that plus the regulariser's is
+      the descent direction d;
+    * ``maps_of(M)`` -> (n, H, W): the saliency maps.
+
+    The line search's loss is, with ``line_search_loss="integrated"``, the integrated
+    score with this iteration's noise plus the regulariser, the function whose
+    gradient d is (so a small enough step always passes the Armijo test), or with
+    "endpoint" L. Returns the final grid masks (rows, masks, h, w), the extras of the
+    loop, and the final l1 of each row (rows,)."""
+    params = setup.params
+    device = setup.inputs.device
+    rows = setup.rows
+    state = torch.ones(rows, masks, *setup.grid, device=device, dtype=setup.inputs.dtype)
+    previous = torch.zeros_like(state)  # Nesterov's previous point
+    l1 = torch.full((rows,), float(params.l1), device=device)
+    history = torch.full((params.iterations, rows), float("nan"), device=device)
+    scores = torch.full((params.iterations, rows), float("nan"), device=device)
+    steps = torch.full((params.iterations, rows), float("nan"), device=device)
+    trials = torch.zeros(rows, dtype=torch.long, device=device)
+    every = torch.arange(rows, device=device)
+    adapt = {}
+    if params.adaptive_l1 and params.iterations > 3:
+        adapt = {int(params.iterations / q): (tolerance, divisor) for q, tolerance, divisor in ADAPTIVE_L1}
+    stopper = EarlyStopping(rows, params.patience, params.tolerance, params.iterations, device)
+    progress = Progress(params, name)
+    try:
+        for step in range(params.iterations):
+            active = stopper.rows()
+            idx = every if active is None else active
+            noise = setup.noise()  # drawn every iteration, whichever rows are active
+            current = state if active is None else state[idx]
+            weights = l1[idx]
+            score = endpoint_score(current, idx)
+            loss = score + regulariser(current, idx, weights)
+            leaf = current.detach().clone().requires_grad_(True)
+            path = integrated(leaf, idx, noise, True)
+            with torch.enable_grad():
+                regulariser(leaf, idx, weights).sum().backward()
+            d = leaf.grad
+            if params.optimizer == "line_search":
+                if params.line_search_loss == "integrated":
+                    base = path + regulariser(current, idx, weights)
+
+                    def loss_at(candidates: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+                        scores = integrated(candidates, idx[r], noise, False)
+                        return scores + regulariser(candidates, idx[r], weights[r])
+                else:
+                    base = loss
+
+                    def loss_at(candidates: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+                        return endpoint_score(candidates, idx[r]) + regulariser(candidates, idx[r], weights[r])
+
+                alphas, evaluations = armijo_steps(
+                    loss_at, current, d, base,
+                    float(params.step_size), float(params.armijo_c), float(params.step_decay), float(params.min_step),
+                )
+                updated = (current - alphas.view(-1, 1, 1, 1) * d).clamp(0, 1)
+                trials[idx] += evaluations
+            else:
+                alphas = torch.full((idx.numel(),), float(params.step_size), device=device)
+                momentum = step / (step + 3)
+                point = current - float(params.step_size) * d
+                updated = (point + momentum * (point - previous[idx])).clamp(0, 1)
+                previous[idx] = point
+            state[idx] = updated
+            history[step, idx] = loss
+            scores[step, idx] = score
+            steps[step, idx] = alphas
+            if step in adapt and step >= 1:  # the original code compares with the score one step back
+                tolerance, divisor = adapt[step]
+                still = (scores[step - 1, idx] - scores[0, idx]).abs() <= tolerance
+                l1[idx] = torch.where(still, weights / divisor, weights)
+            going = stopper.update(step + 1, history[step])
+            progress.update(step + 1, history[step], lambda: rows_to_passes(maps_of(state), setup.k))
+            if not going:
+                break
+    finally:
+        progress.close()
+    extras = {
+        "iterations": params.iterations,
+        "stopped_at": rows_to_passes(stopper.stopped_at, setup.k),
+        "loss_history": rows_to_passes(history.T, setup.k),  # (K, B, iterations)
+        "score_history": rows_to_passes(scores.T, setup.k),
+        "step_history": rows_to_passes(steps.T, setup.k),
+        "line_search_trials": rows_to_passes(trials, setup.k),
+        "l1": rows_to_passes(l1, setup.k),
+    }
+    return state, extras, l1
 
 
 # ---------------------------------------------------------------------------- deletion metric
