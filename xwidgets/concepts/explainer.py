@@ -14,7 +14,6 @@ and ``xw.concept_graph(model, image, bank_or_explainer, reasoner=None)`` for one
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 from typing import Any, Mapping, Sequence

@@ -16,14 +16,17 @@ tensors (N images, C classes, k nodes, D node features, E edge features):
 * Message passing (``layers`` rounds, shared across classes): ``h_i <- ReLU(W_s h_i +
   sum_j e^c_ij W_m [h_j || enc(a_ij)] / (k - 1))``, on present nodes only.
 * Read-out: a node's embedding ``r_i`` (``node_readout="input"``: from its own encoded
-  feature, so it says what the concept is; ``"final"``: from its state after message
-  passing, as in VRX) and an edge's embedding ``z_ij = e^c_ij MLP([h_i || h_j || a_ij])``
-  (the pair in its arrangement, after message passing). Both are signed and zero where
-  absent.
-* ``E``: one linear layer over every class graph's flattened node and edge embeddings
-  (as VRX) -> C scores. Because it is linear, gradient x embedding at its input splits
-  each score exactly into node and edge contributions plus a bias
-  (:mod:`~xwidgets.concepts.contributions`).
+  feature, so it says what the concept is and relations must go through edges;
+  ``"final"``: from its state after message passing, as in VRX) and an edge's embedding
+  ``z_ij = e^c_ij MLP([h_i || h_j || a_ij])`` (``edge_readout="pair"``: the two concepts
+  after message passing in their arrangement; ``"geometry"``: ``MLP(a_ij)`` only, as
+  VRX's edge stream). Both are signed and zero where absent.
+* ``E``: one linear layer over every class graph's node embeddings (one weight per node
+  slot, as VRX) and edge embeddings (summed over the graph's edges first when
+  ``edge_pool``: one weight for all edges of a class graph, so "a window above a door"
+  counts wherever the matching put the two concepts; VRX flattens them) -> C scores.
+  Because it is linear, gradient x embedding at its input splits each score exactly
+  into node and edge contributions plus a bias (:mod:`~xwidgets.concepts.contributions`).
 
 Distillation (:func:`train_reasoner`): KL divergence between the classifier's and the
 network's softmax at temperature ``T`` (times T^2, Hinton et al. 2015) plus the MSE
@@ -66,7 +69,9 @@ class ReasonerConfig:
     class_names: their names; k: nodes per class graph; feature_dim: D; edge_dim: E;
     hidden: node state width; edge_hidden: width of the edge-weight MLPs and of the
     edge encoding; node_out, edge_out: read-out widths per node and per edge; layers:
-    message-passing rounds; node_readout: "input" or "final" (see the module docstring).
+    message-passing rounds; node_readout: "input" or "final"; edge_readout: "pair" or
+    "geometry"; node_pool, edge_pool: sum a class graph's node (edge) embeddings before
+    E (see the module docstring).
     """
 
     classes: list[int]
@@ -295,14 +300,14 @@ def train_reasoner(
     logits: torch.Tensor | np.ndarray,
     *,
     class_names: Sequence[str] | None = None,
-    epochs: int = 300,
+    epochs: int = 100,
     batch_size: int = 128,
-    lr: float = 0.01,
+    lr: float = 0.005,
     temperature: float = 2.0,
     mse_weight: float = 1.0,
-    edge_l1: float = 0.01,
-    cross_l1: float = 1e-3,
-    weight_decay: float = 1e-4,
+    edge_l1: float = 0.1,
+    cross_l1: float = 0.01,
+    weight_decay: float = 0.003,
     seed: int = 0,
     progress: bool = True,
     **config: Any,
