@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._plain import plain
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter, wrap
 from ..models.hooks import capture, frozen_eval
@@ -457,7 +458,7 @@ class XNN(nn.Module):
         return {
             "format": _FORMAT, "format_version": _FORMAT_VERSION, "in_features": self.in_features,
             "n_features": self.n_features, "n_outputs": self.n_outputs, "hidden": self.hidden, "layer": self.layer,
-            "feature_names": list(self.feature_names), "info": _plain(self.info), "history": _plain(self.history),
+            "feature_names": list(self.feature_names), "info": plain(self.info), "history": plain(self.history),
         }
 
     def save(self, path: str | pathlib.Path) -> pathlib.Path:
@@ -585,16 +586,3 @@ def _fingerprint(module: nn.Module) -> str:
     return model_fingerprint(module)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-like values only."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    return repr(value)

@@ -78,6 +78,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._plain import plain
 from .._validation import bad_argument
 from ..models.adapter import ModelAdapter, wrap
 from ..models.hooks import capture, frozen_eval
@@ -428,7 +429,7 @@ class TAMEExplainer(nn.Module):
         return {
             "kind": self.kind, "layers": list(self.layers), "channels": list(self.attention.channels),
             "num_classes": self.num_classes, "size": list(self.attention.size),
-            "class_token_gate": self.class_token_gate, "info": _plain(info), "history": _plain(self.history),
+            "class_token_gate": self.class_token_gate, "info": plain(info), "history": plain(self.history),
         }
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:  # pragma: no cover - nn.Module protocol
@@ -441,21 +442,6 @@ class TAMEExplainer(nn.Module):
         trained = f"trained {len(self.history)} epoch(s)" if self.history else "untrained"
         return (f"TAMEExplainer({self.kind}, model={source!r}{extra}, layers={self.layers}, "
                 f"classes={self.num_classes}, maps={h}x{w}, {trained})")
-
-
-def _plain(value: Any) -> Any:
-    """JSON-like values only (what ``torch.load(weights_only=True)`` and json accept)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return repr(value)
 
 
 def _example(model: ModelAdapter) -> torch.Tensor:
@@ -891,7 +877,7 @@ def train_tame(
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and resume and path.is_file():
         state = torch.load(path, map_location=device, weights_only=True)
-        if state.get("config") != _plain(dataclasses.asdict(config)) or state.get("layers") != explainer.layers:
+        if state.get("config") != plain(dataclasses.asdict(config)) or state.get("layers") != explainer.layers:
             raise bad_argument("checkpoint", "a checkpoint of this training (same settings and layers)", str(path),
                                "Delete it or pass resume=False to start over")
         explainer.attention.load_state_dict(state["attention"])
@@ -945,15 +931,15 @@ def train_tame(
                         "epoch": epoch + 1, "attention": explainer.attention.state_dict(),
                         "optimiser": optimiser.state_dict(),
                         "schedule": schedule.state_dict() if schedule is not None else None,
-                        "history": _plain(history), "seconds": seconds, "layers": explainer.layers,
-                        "config": _plain(dataclasses.asdict(config)),
+                        "history": plain(history), "seconds": seconds, "layers": explainer.layers,
+                        "config": plain(dataclasses.asdict(config)),
                     }, path)
     finally:
         if bar is not None:
             bar.close()
         explainer.attention.eval()
     explainer.history = history
-    explainer.info.update(training=_plain(dataclasses.asdict(config)), train_seconds=round(seconds, 1),
+    explainer.info.update(training=plain(dataclasses.asdict(config)), train_seconds=round(seconds, 1),
                           images_seen=images)
     return explainer.eval()
 

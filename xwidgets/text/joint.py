@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from .._plain import plain
 from .._validation import Described, bad_argument
 from ..models.adapter import ModelAdapter
 from .encoders import ImageEncoder, TextEncoder, make_text_encoder
@@ -81,20 +82,6 @@ def contrastive_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch
     i2t = -(target * F.log_softmax(logits, 1)).sum(1).mean()
     t2i = -(target * F.log_softmax(logits.T, 1)).sum(1).mean()
     return 0.5 * (i2t + t2i)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return repr(value)
 
 
 def _check_number(value: Any, argument: str, low: float, high: float | None = None, integer: bool = False) -> Any:
@@ -378,7 +365,7 @@ class JointSpace(nn.Module):
     def config(self) -> dict[str, Any]:
         from ..saliency.tame import model_fingerprint
 
-        return _plain({
+        return plain({
             "format": FORMAT,
             "image_encoder": self.image_encoder.config(),
             "model_fingerprint": model_fingerprint(self.adapter.model),
