@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import xwidgets as xw
+from xwidgets._plain import plain
 from xwidgets.data.synthetic import SyntheticParts
 from xwidgets.models import Preprocess, wrap
 from xwidgets.sag import (
@@ -292,11 +293,41 @@ def test_networkx_and_plot():
     assert graph.masked_image(graph.roots[0].patches).shape == graph.image.shape
 
 
+def test_progress_bar_counts_images(capsys):
+    model = xw.models.toy_cnn()
+    data = SyntheticParts(n=7, seed=3)
+    graphs = sag(model, np.stack([data.image(5), data.image(6)]), ranking="gradcam", max_rows=64, progress=True)
+    err = capsys.readouterr().err
+    assert "sag" in err and "2/2" in err and len(graphs) == 2
+    sag(model, data.image(5), ranking="gradcam", max_rows=64, progress=False)
+    assert "sag" not in capsys.readouterr().err
+
+
+def test_save_load_round_trip(tmp_path):
+    model = xw.models.toy_cnn()
+    graph = sag(model, SyntheticParts(n=7, seed=3).image(6), ranking="gradcam", max_rows=64)
+    loaded = type(graph).load(graph.save(tmp_path / "sag.npz"))
+    assert loaded.nodes == graph.nodes and loaded.minimal_sets == graph.minimal_sets
+    assert loaded.shown_roots == graph.shown_roots and loaded.ranked_patches == graph.ranked_patches
+    assert (loaded.grid, loaded.target, loaded.label, loaded.method) == (graph.grid, graph.target, graph.label, graph.method)
+    assert loaded.full_probability == graph.full_probability
+    assert loaded.params == plain(graph.params)  # tuples come back as lists (JSON)
+    for name in ("image", "ranking", "saliency"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(graph, name))
+    assert repr(loaded) == repr(graph) and loaded.edges == graph.edges
+    broken = tmp_path / "old.npz"
+    np.savez(broken, image=graph.image, ranking=graph.ranking, saliency=graph.saliency,
+             meta=np.frombuffer(b'{"format_version": 99}', dtype=np.uint8))
+    with pytest.raises(ValueError, match="format version 99"):
+        type(graph).load(broken)
+
+
 # ------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"grid": 0}, "grid: expected a positive int"),
+        ({"progress": "yes"}, "progress: expected True, False or None"),
         ({"grid": (3, 3, 3)}, "grid: expected"),
         ({"beam_width": 0}, "beam_width: expected an int >= 1"),
         ({"candidates": 2.5}, "candidates: expected an int >= 1"),

@@ -18,10 +18,13 @@ Patches are grid cells numbered row-major: cell ``k`` is row ``k // cols``, colu
 from __future__ import annotations
 
 import dataclasses
+import json
+import pathlib
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._plain import plain
 from .._validation import bad_argument
 
 __all__ = ["SAGNode", "AttentionGraph", "DROP_CLASSES", "DROP_COLOURS", "drop_class"]
@@ -33,6 +36,9 @@ DROP_CLASSES = ("small", "medium", "large")
 #: edge colours by drop class: three viridis colours, light to dark, so the order reads in
 #: lightness alone (colour-blind safe); lines also widen with the drop
 DROP_COLOURS = {"small": "#7AD151", "medium": "#2A788E", "large": "#440154"}
+#: the layout AttentionGraph.save writes
+_FORMAT_VERSION = 1
+
 _DROP_WIDTHS = {"small": 1.2, "medium": 2.2, "large": 3.4}
 
 
@@ -126,6 +132,54 @@ class AttentionGraph:
         for k, node in enumerate(self.nodes):
             if node.id != k:
                 raise ValueError(f"AttentionGraph: nodes[{k}] has id {node.id}; ids must be positions")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Save to a compressed ``.npz`` file: the arrays, plus the trees, sets and
+        settings as JSON. :meth:`load` gives back an equal graph."""
+        path = pathlib.Path(path)
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "grid": list(self.grid),
+            "target": int(self.target),
+            "label": self.label,
+            "full_probability": float(self.full_probability),
+            "threshold": float(self.threshold),
+            "nodes": [plain(dataclasses.asdict(node)) for node in self.nodes],
+            "minimal_sets": [[list(map(int, patches)), float(p)] for patches, p in self.minimal_sets],
+            "shown_roots": [int(k) for k in self.shown_roots],
+            "ranked_patches": [int(k) for k in self.ranked_patches],
+            "method": self.method,
+            "substrate": self.substrate,
+            "soft_edges": bool(self.soft_edges),
+            "drop_bins": [float(b) for b in self.drop_bins],
+            "params": plain(self.params),
+            "stats": plain(self.stats),
+        }
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, image=self.image, ranking=self.ranking, saliency=self.saliency,
+                                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        return path
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> "AttentionGraph":
+        """Load a graph written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            if meta.get("format_version") != _FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported AttentionGraph format version {meta.get('format_version')!r}"
+                                 f" (this xwidgets reads {_FORMAT_VERSION})")
+            image, ranking, saliency = data["image"], data["ranking"], data["saliency"]
+        nodes = [SAGNode(**{**n, "patches": tuple(n["patches"])}) for n in meta["nodes"]]
+        return cls(
+            image=image, grid=tuple(meta["grid"]), target=meta["target"], label=meta["label"],
+            full_probability=meta["full_probability"], threshold=meta["threshold"], nodes=nodes,
+            minimal_sets=[(tuple(patches), p) for patches, p in meta["minimal_sets"]],
+            shown_roots=meta["shown_roots"], ranking=ranking, ranked_patches=tuple(meta["ranked_patches"]),
+            saliency=saliency, method=meta["method"], substrate=meta["substrate"],
+            soft_edges=meta["soft_edges"], drop_bins=tuple(meta["drop_bins"]),
+            params=meta["params"], stats=meta["stats"],
+        )
 
     # ------------------------------------------------------------------ structure
     @property

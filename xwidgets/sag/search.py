@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from .._validation import Described, bad_argument
 from ..models.adapter import ModelAdapter, wrap
@@ -127,6 +128,8 @@ class SAGParams:
     max_rows: patch sets per forward pass, or "auto" (default): the fastest of 1, 4, 16
         and 64 rows per pass on this model and device (median of 3 timed passes each, in
         the first rounds).
+    progress: a tqdm progress bar over the images' searches: True, False, or None
+        (default) to show it only once the search has run for 2 seconds.
     """
 
     grid: int | tuple[int, int] = 7
@@ -146,6 +149,7 @@ class SAGParams:
     ranking_params: dict[str, Any] | None = None
     drop_bins: tuple[float, float] = (20.0, 60.0)
     max_rows: int | str = "auto"
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         _grid_pair(self.grid)
@@ -177,6 +181,8 @@ class SAGParams:
         ):
             raise bad_argument("drop_bins", "two increasing numbers of probability points in [0, 100]", bins)
         self.drop_bins = (float(bins[0]), float(bins[1]))
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise bad_argument("progress", "True, False or None (shown after 2 seconds)", self.progress)
         if not (self.max_rows == "auto" and isinstance(self.max_rows, str)):
             _check_int("max_rows", self.max_rows, 1)
 
@@ -434,8 +440,9 @@ class _ImageSearch:
                 self.done = True
 
 
-def _run_rounds(searches: list[_ImageSearch], scorer: _Scorer) -> None:
-    """Rounds until every image is done: each round, every image's needed sets in one call."""
+def _run_rounds(searches: list[_ImageSearch], scorer: _Scorer, bar: Any = None) -> None:
+    """Rounds until every image is done: each round, every image's needed sets in one call.
+    ``bar`` (a tqdm bar over images, or None) advances as images finish."""
     while any(not s.done for s in searches):
         wanted = [(s, s.request()) for s in searches]
         index = np.asarray([s.index for s, masks in wanted for _ in masks], dtype=np.int64)
@@ -450,8 +457,12 @@ def _run_rounds(searches: list[_ImageSearch], scorer: _Scorer) -> None:
             if masks:
                 s.counts["rows"] += len(masks)
                 s.counts["beam_steps" if s.phase == "beam" else "prune_rounds"] += 1
+        was_done = sum(s.done for s in searches)
         for s in searches:
             s.advance()
+        if bar is not None:
+            bar.update(sum(s.done for s in searches) - was_done)
+            bar.set_postfix(rounds=scorer.rounds, sets=scorer.rows, refresh=False)
 
 
 def _build_trees(searches: list[_ImageSearch], shown: list[list[int]], scorer: _Scorer, params: SAGParams) -> list[list[SAGNode]]:
@@ -704,10 +715,17 @@ def sag(model: Any, images: Any, target: Any = "pred", *, saliency: Any = None,
                      prep["ranked"][i], prep["q"], config, prep["cells"])
         for i in range(n)
     ]
-    with frozen_eval(prep["adapter"].model), torch.no_grad():
-        _run_rounds(searches, scorer)
-        shown = [select_roots(s.roots, config) for s in searches]
-        forests = _build_trees(searches, shown, scorer, config)
+    bar = None
+    if config.progress is not False:
+        bar = tqdm(total=n, desc="sag", unit="image", delay=0 if config.progress else 2.0, leave=bool(config.progress))
+    try:
+        with frozen_eval(prep["adapter"].model), torch.no_grad():
+            _run_rounds(searches, scorer, bar)
+            shown = [select_roots(s.roots, config) for s in searches]
+            forests = _build_trees(searches, shown, scorer, config)
+    finally:
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - start
     call = {
         "images": n,
