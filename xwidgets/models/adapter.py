@@ -101,7 +101,15 @@ class ModelAdapter:
         return prepare_images(images, self.preprocess, self.device)
 
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Forward pass returning a (B, C) logits tensor, whatever the model returns."""
+        """Forward pass returning a (B, C) logits tensor, whatever the model returns.
+
+        Images on the CPU go in channels-last memory layout (a copy only when they are not
+        already: ``preprocess`` makes them so): oneDNN's convolutions run 1.1-1.8 x faster
+        that way on this project's 2-core CPU (forward + backward, measured on toy_cnn,
+        efficientnet_lite0, resnet50 and vgg11) and never slower, and the values are the
+        same up to float rounding. On a GPU the layout is left as it comes."""
+        if inputs.ndim == 4 and inputs.device.type == "cpu":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         return as_logits(self.model(inputs), self.name)
 
     @torch.no_grad()
