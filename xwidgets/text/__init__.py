@@ -11,7 +11,9 @@ the joint image-text space that names concept patches.
 * ``sentences``: :func:`explain_in_words` and :func:`explain_all`, a
   :class:`TextExplanation` of a ``ConceptGraph`` whose spans point at node and edge ids.
 * ``evaluation``: naming, position and zero-shot accuracy against pairs' statements;
-  :func:`~xwidgets.text.evaluation.check_spatial_agreement` for generated sentences.
+  :func:`~xwidgets.text.evaluation.check_spatial_agreement` for generated sentences and
+  :func:`~xwidgets.text.evaluation.evaluate_sentences` for those of real concept graphs
+  of synthetic images (tutorial ``notebooks/06_textual_explanations.ipynb``).
 
 Shipped for the toy CNN (``JointSpace.load(WEIGHTS_DIR / "joint_toy_cnn.pt")``):
 ``joint_toy_cnn`` (built-in text encoder), ``joint_toy_cnn_minilm`` and

@@ -17,6 +17,9 @@ of each pair, never the caption's prose:
   :class:`~xwidgets.text.sentences.TextExplanation` mentions the top-k concepts in
   contribution order and places each where the ground truth has it, read from its
   spans (ids and span text), not its prose.
+* :func:`evaluate_sentences`: those checks over the concept graphs an explainer built
+  for synthetic images, with positions taken from each node's patch, plus how often
+  the patch lies on a part (:func:`patch_part`) of the type the joint space names.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from .sentences import RELATIONS, TextExplanation, relation_of
 from .spatial import REGION_PHRASES, REGIONS, region_of
 
 __all__ = ["naming_accuracy", "position_accuracy", "zero_shot_accuracy", "crops", "check_spatial_agreement",
-           "region_in_phrase"]
+           "region_in_phrase", "patch_part", "evaluate_sentences"]
 
 
 def _check(space: Any, pairs: Any) -> None:
@@ -170,7 +173,9 @@ def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Map
       relation of the two ground-truth centroids (:func:`~xwidgets.text.sentences.relation_of`).
 
     Returns {"ok", "ids_ok", "order_ok", "regions_ok", "relations_ok", "nodes",
-    "regions", "regions_agree", "relations", "relations_agree", "problems"}.
+    "regions", "regions_agree", "relations", "relations_agree", "problems",
+    "said_regions" {node id: (region the span states or None, ground-truth region)},
+    "said_relations" {edge id: (relation the span states or None, ground-truth relation)}}.
     """
     from ..concepts.result import ConceptGraph, parse_id
 
@@ -236,6 +241,7 @@ def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Map
         problems.append(f"mentions nodes with zero contribution: {['n%d' % j for j in zero]}")
 
     regions = agree = 0
+    said_regions: dict[str, tuple[str | None, str]] = {}
     for j, phrase in nodes:
         said = region_in_phrase(phrase)
         if not present[j]:
@@ -244,6 +250,7 @@ def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Map
             continue
         x, y = _truth_point(truth, j)
         actual = region_of(x + 0.5, y + 0.5, width, height)
+        said_regions[f"n{j}"] = (said, actual)
         regions += 1
         if said == actual:
             agree += 1
@@ -251,9 +258,11 @@ def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Map
             problems.append(f"n{j}: the phrase {phrase!r} says {said}, the ground truth is {actual}")
 
     relations = rel_agree = 0
+    said_relations: dict[str, tuple[str | None, str]] = {}
     for i, j, phrase in edges:
         said = [r for r in RELATIONS if f" {i + 1} {r} " in phrase and phrase.endswith(f" {j + 1}")]
         actual = relation_of(_truth_point(truth, i), _truth_point(truth, j))
+        said_relations[f"e{i}-{j}"] = (said[0] if len(said) == 1 else None, actual)
         relations += 1
         if said == [actual]:
             rel_agree += 1
@@ -266,4 +275,137 @@ def check_spatial_agreement(explanation: TextExplanation, graph: Any, truth: Map
         "ids_ok": ids_ok, "order_ok": order_ok, "regions_ok": regions_ok, "relations_ok": rel_agree == relations,
         "nodes": len(nodes), "regions": regions, "regions_agree": agree,
         "relations": relations, "relations_agree": rel_agree, "problems": problems,
+        "said_regions": said_regions, "said_relations": said_relations,
+    }
+
+
+# ----------------------------------------------------------------------------- real concept graphs
+
+
+def patch_part(sample: Any, mask: np.ndarray) -> Any:
+    """The ground-truth part (a synthetic ``Part``) that a node's (H, W) bool patch
+    ``mask`` shows, or None: the rule of
+    :func:`~xwidgets.concepts.graph_evaluation.node_part` (the part instance with the
+    largest overlap, provided the overlap holds at least half of the part or half of
+    the patch), returning the part itself rather than its type."""
+    if not hasattr(sample, "instance_mask") or not hasattr(sample, "part"):
+        raise bad_argument("sample", "a synthetic Sample (SyntheticParts.sample)", sample)
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != sample.instance_mask.shape:
+        raise bad_argument("mask", f"a bool mask of the sample's shape {sample.instance_mask.shape}", mask)
+    area = int(mask.sum())
+    if area == 0:
+        return None
+    ids, overlap = np.unique(sample.instance_mask[mask], return_counts=True)
+    best, best_overlap = None, 0
+    for pid, ov in zip(ids.tolist(), overlap.tolist()):
+        if pid == 0:
+            continue
+        size = int((sample.instance_mask == pid).sum())
+        if (ov >= 0.5 * size or ov >= 0.5 * area) and ov > best_overlap:
+            best, best_overlap = sample.part(pid), ov
+    return best
+
+
+def evaluate_sentences(graphs: Sequence[Any], samples: Sequence[Any], *, joint: JointSpace | None = None, k: int = 3,
+                       styles: Sequence[str] = ("patent",), seed: int = 0) -> dict[str, Any]:
+    """The sentence checks of issue 7 on concept graphs built by an explainer, for images
+    with ground truth (seed 000, paragraph 0027). Every candidate class of every image
+    is explained (:func:`~xwidgets.text.sentences.explain_all`, each of ``styles``) and
+    read through its spans with :func:`check_spatial_agreement`:
+
+    * ``ids``: share of images whose every span points at an existing node or present
+      edge of its class graph (no overlap, each node once);
+    * ``order``: share of images whose sentences list each group's top ``k`` concepts in
+      contribution order;
+    * ``positions``: share of images whose every region and relation phrase agrees with
+      the position of the patch the node was matched to: the centroid of the node's
+      mask, recomputed here from the mask (a real node may sit on no part, or on
+      another part than its name says, so its patch is what the phrase must locate);
+    * ``ok``: share of images passing all three.
+
+    Measured separately, against the synthetic parts (:func:`patch_part`): ``on_part``,
+    the share of mentioned present nodes whose patch shows a part;
+    ``part_regions_agree``, for those, the share whose region phrase names the region of
+    the part's own centroid (a patch larger than its part can be centred elsewhere);
+    ``part_relations_agree``, the same for relation phrases between two nodes on two
+    different parts (two patches of one part have no ground-truth relation); and,
+    with ``joint``, ``named_on_part_type``: the share of the nodes on a part that the
+    joint space names with that part's type, and ``named_type``: the share of all named
+    nodes whose patch shows a part of the named type.
+
+    Returns those rates with their counts ("images", "explanations", "regions",
+    "regions_agree", "relations", "relations_agree", "part_regions", "part_relations",
+    "named") and "problems": up to 20 (image, class, problem) of the position checks.
+    """
+    from ..concepts.result import ConceptGraph
+    from ..concepts.segmentation import mask_centroids
+    from .sentences import STYLES, explain_all
+
+    graphs, samples = list(graphs), list(samples)
+    if not graphs or len(graphs) != len(samples):
+        raise bad_argument("samples", f"one synthetic sample per graph ({len(graphs)} graphs)",
+                           f"{len(samples)} samples")
+    for i, g in enumerate(graphs):
+        if not isinstance(g, ConceptGraph):
+            raise bad_argument(f"graphs[{i}]", "a ConceptGraph", g)
+    if isinstance(styles, str) or not styles or any(s not in STYLES for s in styles):
+        raise bad_argument("styles", f"a non-empty list of {', '.join(map(repr, STYLES))}", styles)
+    images = {"ids": [], "order": [], "positions": [], "ok": []}
+    count = Counter()
+    problems: list[tuple[int, int, str]] = []
+    for index, (graph, sample) in enumerate(zip(graphs, samples)):
+        flags = {"ids": True, "order": True, "positions": True}
+        parts = {}
+        for c in graph.classes:
+            scg = graph.graphs[c]
+            centre = mask_centroids(scg.masks)
+            for j in np.flatnonzero(scg.present):
+                parts[c, int(j)] = (tuple(centre[j]), patch_part(sample, np.asarray(scg.masks[j], bool)))
+        for n, style in enumerate(styles):
+            for c, e in explain_all(graph, joint=joint, k=k, style=style, seed=seed + n * len(graph.classes)).items():
+                own = {key[1]: value for key, value in parts.items() if key[0] == c}
+                patch = {f"n{j}": centre for j, (centre, _) in own.items()}
+                on_part = {f"n{j}": part.centroid for j, (_, part) in own.items() if part is not None}
+                report = check_spatial_agreement(e, graph, patch)
+                by_part = check_spatial_agreement(e, graph, {**patch, **on_part})
+                count["explanations"] += 1
+                flags["ids"] &= report["ids_ok"]
+                flags["order"] &= report["order_ok"]
+                flags["positions"] &= report["regions_ok"] and report["relations_ok"]
+                for key in ("regions", "regions_agree", "relations", "relations_agree"):
+                    count[key] += report[key]
+                problems += [(index, c, p) for p in report["problems"]][:max(0, 20 - len(problems))]
+                for node, (said, actual) in by_part["said_regions"].items():
+                    count["mentioned"] += 1
+                    if node in on_part:
+                        count["part_regions"] += 1
+                        count["part_regions_agree"] += said == actual
+                for edge, (said, actual) in by_part["said_relations"].items():
+                    i, j = (int(v) for v in edge[1:].split("-"))
+                    if own[i][1] is not None and own[j][1] is not None and own[i][1].id != own[j][1].id:
+                        count["part_relations"] += 1
+                        count["part_relations_agree"] += said == actual
+                for m in e.nodes:
+                    if m.present and m.concept is not None:
+                        part = own[m.index][1]
+                        count["named"] += 1
+                        count["named_on_part"] += part is not None
+                        count["named_type"] += part is not None and m.concept.type == part.type
+        for key, value in flags.items():
+            images[key].append(value)
+        images["ok"].append(all(flags.values()))
+    rate = lambda a, b: count[a] / count[b] if count[b] else float("nan")  # noqa: E731
+    return {
+        "images": len(graphs), "explanations": count["explanations"],
+        **{key: float(np.mean(v)) for key, v in images.items()},
+        "regions": count["regions"], "regions_agree": count["regions_agree"],
+        "relations": count["relations"], "relations_agree": count["relations_agree"],
+        "on_part": rate("part_regions", "mentioned"),
+        "part_regions": count["part_regions"], "part_regions_agree": rate("part_regions_agree", "part_regions"),
+        "part_relations": count["part_relations"],
+        "part_relations_agree": rate("part_relations_agree", "part_relations"),
+        "named": count["named"], "named_on_part_type": rate("named_type", "named_on_part"),
+        "named_type": rate("named_type", "named"),
+        "problems": problems,
     }

@@ -207,9 +207,13 @@ class TextExplanation:
 
 def relation_of(a: Sequence[float], b: Sequence[float]) -> str:
     """How the point ``a`` (x, y) lies relative to ``b`` in image coordinates (y down):
-    "above"/"below" when the vertical offset dominates, else "left of"/"right of"."""
+    "above"/"below" when the vertical offset dominates, else "left of"/"right of".
+
+    A diagonal offset (|dx| = |dy|) reads as vertical, with a relative tolerance of 1e-4:
+    the float32 centroids of a graph and the float64 ones of the same masks then give the
+    same word (at exactly 45 degrees their rounding decided it)."""
     dx, dy = float(b[0]) - float(a[0]), float(b[1]) - float(a[1])
-    if abs(dy) >= abs(dx):
+    if abs(dy) >= abs(dx) - 1e-4 * max(abs(dx), abs(dy)):
         return "above" if dy > 0 else "below"
     return "left of" if dx > 0 else "right of"
 
@@ -217,7 +221,8 @@ def relation_of(a: Sequence[float], b: Sequence[float]) -> str:
 _VARIED = {
     "most": ("contributed most to the prediction of {c}", "weighed most in favour of {c}",
              "mattered most for the prediction of {c}"),
-    "followed": (", followed by ", ", then by ", ", and to a lesser degree by "),
+    # each must read after every "most" wording ("... mattered most for X, then Y")
+    "followed": (", followed by ", ", then ", ", and to a lesser degree "),
     "against": ("counted against it", "spoke against it", "weighed against it"),
     "for": ("spoke for it", "supported it", "counted in its favour"),
     "shown": ("shown ", "", "seen "),
