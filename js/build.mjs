@@ -9,6 +9,7 @@
 //   js/explanation_gallery.ts -> xwidgets/static/explanation_gallery.js (ESM, an anywidget module)
 //   js/aspect_report.ts   -> xwidgets/static/aspect_report.js    (ESM, an anywidget module)
 //   js/sag_viewer.ts      -> xwidgets/static/sag_viewer.js       (ESM, an anywidget module)
+//   js/dataset_explorer.ts -> xwidgets/static/dataset_explorer.js (ESM, an anywidget module)
 //   js/report_runtime.ts  -> xwidgets/static/report_runtime.js   (IIFE, inlined in reports)
 // Usage: node js/build.mjs [--dev]   (--dev: no minification, inline source maps)
 
@@ -45,6 +46,7 @@ const targets = [
   { entryPoints: [join(root, "js", "explanation_gallery.ts")], outfile: join(outdir, "explanation_gallery.js"), format: "esm" },
   { entryPoints: [join(root, "js", "aspect_report.ts")], outfile: join(outdir, "aspect_report.js"), format: "esm" },
   { entryPoints: [join(root, "js", "sag_viewer.ts")], outfile: join(outdir, "sag_viewer.js"), format: "esm" },
+  { entryPoints: [join(root, "js", "dataset_explorer.ts")], outfile: join(outdir, "dataset_explorer.js"), format: "esm" },
   {
     entryPoints: [join(root, "js", "report_runtime.ts")],
     outfile: join(outdir, "report_runtime.js"),

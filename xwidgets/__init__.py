@@ -16,10 +16,12 @@ from .models import ModelAdapter, Preprocess, wrap
 from .saliency import Contrast, LayerSaliency, Saliency, TopK, explain, explain_layer, explain_many, list_methods
 from . import sag  # callable: xw.sag(model, image) runs xwidgets.sag.search.sag
 from .sag import AttentionGraph
+from . import batch
+from .batch import DatasetStore, explain_dataset
 
 __version__ = "0.1.0"
 
-__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "concept_graph", "ConceptExplainer", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook", "explore", "aspects", "AspectReport", "sag", "AttentionGraph", "SAGViewer"]
+__all__ = ["concepts", "discover_concepts", "ConceptBank", "build_graphs", "concept_graph", "ConceptExplainer", "explain", "explain_many", "explain_layer", "LayerSaliency", "wrap", "ModelAdapter", "Preprocess", "Saliency", "TopK", "Contrast", "list_methods", "models", "data", "saliency", "metrics", "evaluate", "list_metrics", "benchmark", "BenchmarkResult", "Leaderboard", "SaliencyViewer", "CompareGrid", "MaskOptimizationViewer", "AttentionFlowViewer", "ConceptExplorer", "ExplanationGallery", "ExplanationData", "export_notebook", "explore", "aspects", "AspectReport", "sag", "AttentionGraph", "SAGViewer", "batch", "explain_dataset", "DatasetStore", "DatasetExplorer"]
 
 
 def explore(explanation, texts=None, **kwargs):
@@ -83,6 +85,10 @@ def __getattr__(name: str):
         from .widgets.sag_viewer import SAGViewer
 
         return SAGViewer
+    if name == "DatasetExplorer":
+        from .widgets.dataset_explorer import DatasetExplorer
+
+        return DatasetExplorer
     if name == "AspectReport":
         from .widgets.aspect_report import AspectReport
 

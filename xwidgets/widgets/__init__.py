@@ -8,6 +8,7 @@ from .base import BundleMissingError, XWidget
 from .compare_grid import SHARED_SCALES, CompareGrid
 from .concept_bank_viewer import ConceptBankViewer
 from .concept_explorer import LAYOUTS, ConceptExplorer
+from .dataset_explorer import DatasetExplorer
 from .explanation_gallery import ExplanationGallery
 from .explorer_data import CandidateClass, ClassGraph, ConceptEdge, ConceptNode, ExplanationData, Sentence, Span
 from .from_concept_graph import explanation_data
@@ -36,6 +37,7 @@ __all__ = [
     "ConceptBankViewer",
     "ConceptExplorer",
     "ExplanationGallery",
+    "DatasetExplorer",
     "AspectReport",
     "LAYOUTS",
     "ExplanationData",
