@@ -10,6 +10,7 @@ import aspectReport from "./aspect_report";
 import attentionFlowViewer from "./attention_flow_viewer";
 import compareGrid from "./compare_grid";
 import conceptExplorer from "./concept_explorer";
+import datasetExplorer from "./dataset_explorer";
 import explanationGallery from "./explanation_gallery";
 import leaderboard from "./leaderboard";
 import { StaticModel, type WidgetModule } from "./lib/model";
@@ -26,6 +27,7 @@ export const MODULES: Readonly<Record<string, WidgetModule>> = {
   explanation_gallery: explanationGallery,
   sag_viewer: sagViewer,
   aspect_report: aspectReport,
+  dataset_explorer: datasetExplorer,
 };
 
 export interface Mounted {

@@ -5,9 +5,15 @@ The best chunk is a property of the device and the model, not of the method: on 
 GPU bigger is better up to memory, while on a CPU a forward of 64 rows at 224 px can
 cost three times as much per row as one of 8 (measured on efficientnet-lite0, 2
 cores: its activations fall out of cache). With ``internal_batch_size="auto"`` the
-first chunks of the real work are run at a few sizes (each twice: the first run of a
-new shape pays one-time costs), timed, and the rest runs at the fastest size per row.
-Nothing is wasted: the probes are part of the work. An int fixes the size.
+first chunks of the real work are run at a few sizes, smallest first (each twice: the
+first run of a new shape pays one-time costs), timed, and the rest runs at the fastest
+size per row. Nothing is wasted: the probes are part of the work. A size is probed only
+while at least 4 chunks of it are left (its two probes and as many rows to use it on),
+so a small job (Score-CAM on a 32-channel layer: 256 rows for 8 images) still probes
+the small sizes instead of running everything at the biggest one, which on this CPU
+costs 1.5-2x per row (efficientnet-lite0, channels-last). If the biggest size probed
+was still the fastest, the rest runs at the biggest of ``AUTO_SIZES`` (bigger is
+better on a GPU). An int fixes the size.
 """
 
 from __future__ import annotations
@@ -51,10 +57,14 @@ class Chunks:
         self.chosen: int | None = None
         self.timings: dict[int, float] = {}
         if size == AUTO:
-            sizes = sorted({self._whole(s) for s in AUTO_SIZES})
-            probe_rows = 2 * sum(sizes)
-            self.queue = [s for s in sizes for _ in range(2)] if total >= 3 * probe_rows else []
-            self.fixed = self._whole(AUTO_SIZES[-1]) if not self.queue else None
+            self.sizes = sorted({self._whole(s) for s in AUTO_SIZES})
+            self.queue, rows = [], total
+            for s in self.sizes:  # smallest first, while 4 chunks of it are left
+                if rows < 4 * s:
+                    break
+                self.queue += [s, s]
+                rows -= 2 * s
+            self.fixed = self.sizes[-1] if not self.queue else None
         else:
             self.queue, self.fixed = [], self._whole(int(size))
 
@@ -74,7 +84,9 @@ class Chunks:
                 # the second run of a size counts (the first pays for the new shape)
                 self.timings[size] = per_row if size not in self.timings else min(per_row, self.timings[size])
                 if not self.queue:
-                    self.chosen = min(self.timings, key=self.timings.__getitem__)
+                    best = min(self.timings, key=self.timings.__getitem__)
+                    # still getting faster per row at the biggest size probed: go bigger
+                    self.chosen = self.sizes[-1] if len(self.timings) > 1 and best == max(self.timings) else best
             start = stop
 
     @property

@@ -192,7 +192,9 @@ def integrated_gradients_attribution(
     for lo in range(0, size, params.internal_batch_size):
         index = torch.arange(lo, min(lo + params.internal_batch_size, size), device=rows.device)
         step, row = index // n_rows, index % n_rows  # step-major: every image at alpha_0, then alpha_1, ...
-        scaled = start[row] + alphas[step].view(-1, *[1] * (delta.ndim - 1)) * delta[row]
+        # delta first: the sum takes its layout (channels-last like the inputs on a CPU), not
+        # the expanded baseline's, so ModelAdapter.logits has no copy to make
+        scaled = alphas[step].view(-1, *[1] * (delta.ndim - 1)) * delta[row] + start[row]
         if source is None:
             grads = input_gradients(model, scaled, targets, image_index[row], method="integrated_gradients")[0]
         else:
