@@ -28,13 +28,16 @@ from xwidgets.data.synthetic import CLASSES, SyntheticParts
 matplotlib.use("Agg")
 HELD_OUT_SEED = 5
 N_HELD_OUT = 70
-#: Regression guards where the shipped explainer falls short of issue 6's goals, set a
-#: little under what scripts/fit_concept_explainer.py measured (its .json, seeds 5 and 4):
-#: top node 0.871 / 0.871 (goal 0.9); relation edge first 0.15 / 0.20 (goal 0.8), limited by
-#: the concept bank: a window node and a door node are both found in only 50% / 55% of the
-#: relation images, and when they are, the edge between them ranks first in 30% / 36%
-#: (median rank 2.5 / 1). The relation's causal test below (swap) passes.
-MEASURED = {"top_node": 0.85, "relation_edge": 0.1, "relation_rank_given_pair": 3}
+#: Guards set a little under what scripts/fit_concept_explainer.py measured (its .json;
+#: held-out seeds 5 / 4 / 9, the settings chosen on 5 and 4):
+#: * top node a defining part 0.929 / 0.943 / 0.943: issue 6's goal (0.9) is met; guarded at it;
+#: * relation edge first 0.55 / 0.70 / 0.75: the goal (0.8) is NOT met. A window node and a
+#:   door node are both found in 75% / 90% / 90% of the relation images; when they are, the
+#:   edge between them ranks first in 73% / 78% / 83% (median rank 0); the rest of the time an
+#:   edge from the window to another patch (the same window cut at another resolution, the
+#:   body panel beside it) edges it out. Guarded at 0.5 (seed 5 has 20 relation images).
+#: The relation's causal test below (swap) passes.
+MEASURED = {"top_node": 0.9, "relation_edge": 0.5, "relation_rank_given_pair": 0}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -112,12 +115,17 @@ def test_contributions_split_the_score(explained):
             g = cg.graphs[c]
             assert np.all(cg.node_contribution[c][~g.present] == 0)
             assert np.all(cg.edge_contribution[c][~g.edge_present] == 0)
-            assert 0 <= cg.node_importance(c).min() and max(cg.node_importance(c).max(), cg.edge_importance(c).max()) \
-                == pytest.approx(1.0)
+            top = max(cg.node_importance(c).max(), cg.edge_importance(c).max())
+            assert 0 <= cg.node_importance(c).min()
+            if g.present.any():  # the largest contribution has importance 1
+                assert top == pytest.approx(1.0)
+            else:  # none of the class's concepts is in the image (no ladder in a house): nothing contributes
+                assert top == 0 and not cg.node_contribution[c].any() and not cg.edge_contribution[c].any()
 
 
 def test_top_node_is_a_defining_part(checks):
-    """The predicted class's most positive node shows one of its defining part types."""
+    """The predicted class's most positive node shows one of its defining part types
+    (issue goal: 90% of the images, met)."""
     assert checks["top_node"] >= MEASURED["top_node"]
 
 
@@ -133,8 +141,8 @@ def test_edges_matter_more_for_relation_classes(checks):
     """Criterion: the edges' share of the predicted class's total |contribution| (nodes and
     edges) is larger for the relation classes, which need a spatial relation, than for
     every kind of class that a part's presence, colour or count defines, by at least 0.05
-    (measured 0.445 against at most 0.33). A share rather than raw values, because scores
-    differ in scale between classes."""
+    (measured 0.575 against at most 0.359, the count classes; presence 0.097). A share
+    rather than raw values, because scores differ in scale between classes."""
     share = checks["edge_share"]
     for kind in ("presence", "attribute", "count"):
         assert share["relation"] >= share[kind] + 0.05, (kind, share)
@@ -149,8 +157,8 @@ def test_swapping_a_relation_moves_edge_contributions(shipped, held_out):
     result = relation_swap_check(shipped, data, relation)
     assert result["images"] == len(relation) >= 15
     assert result["classifier_flips"] == 1.0
-    assert result["fidelity_swapped"] >= 0.85  # measured 0.90 (seed 5), 0.85 (seed 4)
-    assert result["edge_share_of_change"] >= 0.5
+    assert result["fidelity_swapped"] >= 0.9  # measured 0.95 (seeds 5, 4 and 9)
+    assert result["edge_share_of_change"] >= 0.7  # measured 0.82, 0.80, 0.80
 
 
 def test_why_not_classes_are_negative_more_often(checks):
