@@ -67,7 +67,7 @@ sys.path.insert(0, str(HERE.parent))
 import torch  # noqa: E402
 
 import _results  # noqa: E402
-from _results import write_section  # noqa: E402
+from _results import model_layout, write_section  # noqa: E402
 from saliency import describe, device_text, free_memory, log, ms, positive, quiet, sync  # noqa: E402
 
 import xwidgets as xw  # noqa: E402
@@ -192,7 +192,7 @@ class Limit:
         self.model, self.counts, self.samples = model, counts, samples
         most = max([rows for _, rows in counts] + [1])
         index = torch.arange(most, device=images.device) % images.shape[0]
-        self.rows, self.classes = images[index].contiguous(), classes[index][:, None]
+        self.rows, self.classes = model_layout(images[index]), classes[index][:, None]
 
     def one(self, kind: str, n: int) -> float:
         """Seconds of one plain pass of ``kind`` on ``n`` rows."""

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _results import machine, write_section  # noqa: E402
+from _results import machine, model_layout, write_section  # noqa: E402
 
 import xwidgets as xw  # noqa: E402
 from xwidgets.models import frozen_eval  # noqa: E402
@@ -65,7 +65,7 @@ def load(name: str, count: int, device: str) -> tuple[xw.ModelAdapter, Any]:
 
 def forwards(model: xw.ModelAdapter, inputs: torch.Tensor, total: int, chunk: int) -> Callable[[], None]:
     """The limit: ``total`` forwards in batches of ``chunk`` ready-made inputs."""
-    batch = inputs[torch.arange(chunk, device=inputs.device) % inputs.shape[0]].contiguous()
+    batch = model_layout(inputs[torch.arange(chunk, device=inputs.device) % inputs.shape[0]])
     last = total - chunk * (math.ceil(total / chunk) - 1)
 
     def run() -> None:

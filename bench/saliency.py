@@ -74,7 +74,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import _results  # noqa: E402
-from _results import machine, write_section  # noqa: E402
+from _results import machine, model_layout, write_section  # noqa: E402
 
 import xwidgets as xw  # noqa: E402
 from xwidgets.models import capture, frozen_eval, tokens_to_grid  # noqa: E402
@@ -233,7 +233,7 @@ def rows_limit(model: xw.ModelAdapter, inputs: torch.Tensor, chunks: list[int]) 
     with torch.no_grad(), frozen_eval(model.model):
         classes = model.logits(inputs).argmax(dim=1)
     index = torch.arange(max(chunks), device=inputs.device) % b
-    rows, row_classes = inputs[index].contiguous(), classes[index][:, None]
+    rows, row_classes = model_layout(inputs[index]), classes[index][:, None]
 
     def once() -> None:
         with torch.enable_grad():
@@ -256,7 +256,7 @@ class ForwardsLimit:
         self.model, self.inputs, self.total = model, inputs, total
         sizes = sorted({min(s, total) for s in candidates if s >= 1})
         index = torch.arange(max(sizes), device=inputs.device) % inputs.shape[0]
-        self.rows = inputs[index].contiguous()
+        self.rows = model_layout(inputs[index])
         self.tried: dict[int, float | str] = {}
         best = None
         for s in sizes:
@@ -295,7 +295,7 @@ def mask_limit(model: xw.ModelAdapter, inputs: torch.Tensor, rows: int, iteratio
     with torch.no_grad(), frozen_eval(model.model):
         classes = model.logits(inputs).argmax(dim=1)
     index = torch.arange(rows, device=inputs.device) % b
-    images, row_classes = inputs[index].contiguous(), classes[index][:, None]
+    images, row_classes = model_layout(inputs[index]), classes[index][:, None]
     steps = min(iterations, 3)
 
     def once() -> None:

@@ -55,6 +55,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._validation import bad_argument
+from .deflate import deflate
 
 __all__ = ["DatasetStore", "BatchRecords", "encode_map", "decode_map", "DB_NAME", "SCHEMA_VERSION", "MAP_ENCODING"]
 
@@ -120,12 +121,13 @@ MAP_ENCODING = "zlib-shuffle"
 
 def encode_map(saliency: np.ndarray, dtype: str = "float16") -> bytes:
     """One (H, W) map as little-endian ``dtype`` values, byte-shuffled (the first byte
-    of every value, then the second ...) and zlib-compressed at level 1. Grouping the
+    of every value, then the second ...) and zlib-compressed at level 1 (ISA-L when
+    installed, see deflate.py). Grouping the
     bytes puts the smooth high bytes together: Grad-CAM maps shrink to ~58% at
     float16 (71% without the shuffle) and compress ~25% faster."""
     data = np.ascontiguousarray(saliency, dtype=np.dtype(dtype).newbyteorder("<"))
     planes = data.reshape(-1).view(np.uint8).reshape(-1, data.dtype.itemsize).T
-    return zlib.compress(np.ascontiguousarray(planes).tobytes(), 1)
+    return deflate(np.ascontiguousarray(planes).tobytes(), 1)
 
 
 def decode_map(blob: bytes, dtype: str, height: int, width: int, encoding: str = MAP_ENCODING) -> np.ndarray:

@@ -7,6 +7,7 @@ import dataclasses
 import time
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,6 +56,20 @@ def explain(
     elif layer is not None:
         raise bad_argument("layer", f"None: {method} does not read a layer", layer)
     inputs, display = adapter.prepare(images)
+    return explain_prepared(adapter, inputs, display, spec.name, target, layer=layer, batch_size=batch_size,
+                            method_params=method_params)
+
+
+def explain_prepared(
+    adapter: ModelAdapter, inputs: torch.Tensor, display: np.ndarray, method: str, target: Target = "pred", *,
+    layer: str | None, batch_size: int, method_params: Any,
+) -> Saliency:
+    """:func:`explain` on inputs already checked and normalised (``adapter.prepare``'s
+    output): the dataset runner has the pixels the inputs came from, so it skips
+    re-checking them and converting the inputs back to pixels for display. ``layer``
+    must already be resolved (``None`` for methods that read no layer) and
+    ``method_params`` built by the method's ``make_params``."""
+    spec = get_method(method)
     plan = TargetPlan(target, inputs.shape[0])
 
     maps, logits, targets, extras = [], [], [], []

@@ -192,9 +192,13 @@ def integrated_gradients_attribution(
     for lo in range(0, size, params.internal_batch_size):
         index = torch.arange(lo, min(lo + params.internal_batch_size, size), device=rows.device)
         step, row = index // n_rows, index % n_rows  # step-major: every image at alpha_0, then alpha_1, ...
-        # delta first: the sum takes its layout (channels-last like the inputs on a CPU), not
-        # the expanded baseline's, so ModelAdapter.logits has no copy to make
-        scaled = alphas[step].view(-1, *[1] * (delta.ndim - 1)) * delta[row] + start[row]
+        # alpha * delta, then + start in place: Captum's order of roundings (a fused
+        # multiply-add moves maps by 2e-3 where max-pool ties flip near a constant baseline),
+        # delta's layout (channels-last like the inputs on a CPU, so ModelAdapter.logits has
+        # no copy to make), and a baseline shared by every row ("black", a given image: an
+        # expanded tensor) broadcast instead of gathered into a copy per row
+        shared = start.ndim == 4 and start.stride(0) == 0
+        scaled = (alphas[step].view(-1, *[1] * (delta.ndim - 1)) * delta[row]).add_(start[:1] if shared else start[row])
         if source is None:
             grads = input_gradients(model, scaled, targets, image_index[row], method="integrated_gradients")[0]
         else:
