@@ -93,7 +93,9 @@ def test_kill_at_a_random_point_then_resume(tmp_path):
         assert after[image_id] == row, f"image {image_id} changed ({note})"
     assert {after[i][0] for i in after if i not in before} == {2}
     runs = store.runs()
-    assert [r["status"] for r in runs] == ["running", "finished"]  # the killed run never closed
+    # the killed run never closed; its lock, dropped by the OS when the process died, tells
+    assert [r["status"] for r in runs] == ["killed", "finished"]
+    assert not any((store.path / "running").iterdir())  # the finished run released its lock
     assert runs[1]["computed"] == N - len(before) and runs[1]["skipped"] == len(before), note
     assert not store.errors()
 
@@ -107,3 +109,17 @@ def test_kill_at_a_random_point_then_resume(tmp_path):
                                    progress=False)
         assert store.runs()[-1]["computed"] == 0 and store.runs()[-1]["skipped"] == N
     assert _stored(db_path) == after
+
+
+def test_a_live_run_is_not_taken_for_a_killed_one(tmp_path):
+    # flock locks belong to an open file: another reader, even in the writer's own
+    # process, sees the lock held and leaves the run "running" until it closes
+    from xwidgets.batch.store import DatasetStore
+
+    writer = DatasetStore.create(tmp_path / "s")
+    run_id = writer.begin_run("local", "test", {}, xw.__version__)
+    reader = DatasetStore.open(tmp_path / "s")
+    assert [r["status"] for r in reader.runs()] == ["running"]
+    writer.end_run(run_id, "finished", 0, 0, 0)
+    assert [r["status"] for r in reader.runs()] == ["finished"]
+    assert not (tmp_path / "s" / "running" / f"{run_id}.lock").exists()

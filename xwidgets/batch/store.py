@@ -11,8 +11,8 @@ never half of one. ``<store>/README.md`` repeats the schema for other tools.
 Tables:
 
 * ``runs``: one row per ``explain_dataset`` call: run_id, started/finished (Unix
-  seconds), status (running, finished, interrupted, failed; a killed run stays
-  "running"), engine, dataset,
+  seconds), status (running, finished, interrupted, failed, killed: a run whose
+  process died without closing it, found by its lock, see run_lock.py), engine, dataset,
   config (JSON), xwidgets_version, computed/skipped/errors counts.
 * ``models``: model_key, name, fingerprint (class name + hash of the state_dict),
   preprocess (JSON), labels (JSON list of class names).
@@ -55,6 +55,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._validation import bad_argument
+from . import run_lock
 from .deflate import deflate
 
 __all__ = ["DatasetStore", "BatchRecords", "encode_map", "decode_map", "DB_NAME", "SCHEMA_VERSION", "MAP_ENCODING"]
@@ -96,7 +97,8 @@ Written by `xwidgets.explain_dataset`; read it with `xwidgets.DatasetStore("{nam
 or with any SQLite tool: everything is in `store.sqlite` (schema version {schema}).
 
 Tables: runs, models, versions, images, predictions, results, metrics (the docstring
-of `xwidgets/batch/store.py` describes every column).
+of `xwidgets/batch/store.py` describes every column). `running/` holds one lock file per
+run in progress (how a run killed without closing is told apart from a live one).
 
 A map, from Python without xwidgets:
 
@@ -243,6 +245,7 @@ class DatasetStore:
                 )
             self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._run_locks: dict[int, Any] = {}  # run_id -> the open lock file of a run this object writes
         self._db = sqlite3.connect(str(db), timeout=60.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -488,7 +491,9 @@ class DatasetStore:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first: run_id, started, finished, status, engine, dataset,
-        config, xwidgets_version, computed, skipped, errors."""
+        config, xwidgets_version, computed, skipped, errors. A run whose process died
+        shows "killed" (found when this is called)."""
+        self._mark_killed_runs()
         keys = ("run_id", "started", "finished", "status", "engine", "dataset", "config", "xwidgets_version",
                 "computed", "skipped", "errors")
         out = []
@@ -569,18 +574,38 @@ class DatasetStore:
 
     # ------------------------------------------------------------------ writing (engines)
     def begin_run(self, engine: str, dataset: str, config: Mapping[str, Any], xwidgets_version: str) -> int:
-        """Record a new run (status "running"); returns its run_id."""
+        """Record a new run (status "running", its lock held until :meth:`end_run`);
+        returns its run_id. Earlier runs whose writer died are marked "killed" first."""
+        self._mark_killed_runs()
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (started, status, engine, dataset, config, xwidgets_version) VALUES (?, ?, ?, ?, ?, ?)",
                 (_now(), "running", engine, dataset, _json(dict(config)), xwidgets_version))
-            return int(cursor.lastrowid)
+            run_id = int(cursor.lastrowid)
+        self._run_locks[run_id] = run_lock.hold(self.path, run_id)
+        return run_id
+
+    def _mark_killed_runs(self) -> None:
+        """Set status "killed" on "running" runs whose writing process has died."""
+        running = [row[0] for row in self._query("SELECT run_id FROM runs WHERE status = 'running'")]
+        dead = [run_id for run_id in running if run_id not in self._run_locks and run_lock.writer_gone(self.path, run_id)]
+        if not dead:
+            return
+        try:
+            with self._transaction():
+                self._db.executemany("UPDATE runs SET status = 'killed' WHERE run_id = ? AND status = 'running'",
+                                     [(run_id,) for run_id in dead])
+        except sqlite3.OperationalError:  # a read-only store: report, do not record
+            return
+        for run_id in dead:
+            run_lock.lock_path(self.path, run_id).unlink(missing_ok=True)
 
     def end_run(self, run_id: int, status: str, computed: int, skipped: int, errors: int) -> None:
         """Close run ``run_id`` with its status (finished, interrupted, failed) and counts."""
         with self._transaction():
             self._db.execute("UPDATE runs SET finished = ?, status = ?, computed = ?, skipped = ?, errors = ? "
                              "WHERE run_id = ?", (_now(), status, computed, skipped, errors, run_id))
+        run_lock.release(self.path, run_id, self._run_locks.pop(run_id, None))
         with self._lock:  # fold the write-ahead log into store.sqlite, so a copy of that one file is complete
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
