@@ -17,7 +17,7 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
-"$PYTHON" -c "import xwidgets, pytest, nbval, playwright, jupyterlab" 2>/dev/null || "$PYTHON" -m pip install -e ".[dev]"
+"$PYTHON" -c "import xwidgets, pytest, nbval, playwright, jupyterlab, isal" 2>/dev/null || "$PYTHON" -m pip install -e ".[dev]"
 
 npm run build
 npm run typecheck

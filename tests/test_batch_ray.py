@@ -13,6 +13,7 @@ import ray
 import torch
 
 import xwidgets as xw
+from xwidgets.batch.ray_engine import init_local_ray
 from xwidgets.data.synthetic import SyntheticParts
 
 N = 48
@@ -36,14 +37,7 @@ def runs(dataset, tmp_path_factory):
     toy = xw.models.toy_cnn()
     root = tmp_path_factory.mktemp("ray")
     local = xw.explain_dataset(toy, dataset, ["gradcam"], store=root / "local", batch_size=8, progress=False)
-    for attempt in range(2):  # Ray waits 30 s (fixed) for its raylet: a busy shared core can miss that once
-        try:
-            ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            break
-        except Exception as error:  # noqa: BLE001
-            ray.shutdown()
-            if attempt or "timed out during startup" not in str(error):
-                raise
+    init_local_ray(num_cpus=2, num_gpus=0)  # Ray's fixed 30 s raylet wait: a busy shared core can miss it once
     try:
         seen = []
         distributed = xw.explain_dataset(toy, dataset, ["gradcam"], store=root / "ray", batch_size=8, engine="ray",
@@ -91,3 +85,8 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, tmp_path):
         xw.explain_dataset(xw.models.toy_cnn(), [np.zeros((64, 64, 3), np.uint8)], store=tmp_path / "s",
                            engine="ray", progress=False)
     assert not (tmp_path / "s").exists()  # failed before the store was touched
+
+
+def test_init_local_ray_rejects_a_bad_attempt_count():
+    with pytest.raises(ValueError, match="attempts"):
+        init_local_ray(attempts=0)

@@ -54,10 +54,33 @@ from .run import pending_batches
 from .sources import Item, Source
 from .store import BatchRecords, DatasetStore
 
-__all__ = ["run_ray", "replica_count"]
+__all__ = ["run_ray", "replica_count", "init_local_ray"]
 
 #: batches in flight per actor (one computing, one queued), bounding driver memory
 IN_FLIGHT_PER_ACTOR = 2
+
+
+def init_local_ray(num_cpus: int | None = None, attempts: int = 2, **kwargs: Any) -> None:
+    """``ray.init`` of a local instance for a laptop or a test, tried ``attempts`` times.
+
+    Ray waits a fixed 30 s for its raylet to register (``ray/_private/node.py``, not
+    configurable in Ray 2.60), which a machine busy with other work can miss; only that
+    startup timeout is retried, any other error is raised at once. ``kwargs`` go to
+    ``ray.init`` (defaults here: no dashboard, worker logs not forwarded).
+    """
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        from .._validation import bad_argument
+
+        raise bad_argument("attempts", "an int >= 1", attempts)
+    options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False, **kwargs}
+    for attempt in range(attempts):
+        try:
+            ray.init(num_cpus=num_cpus, **options)
+            return
+        except Exception as error:  # noqa: BLE001  (only the startup timeout is retried)
+            ray.shutdown()
+            if attempt == attempts - 1 or "timed out during startup" not in str(error):
+                raise
 
 
 class _Replica:
