@@ -300,7 +300,6 @@ def test_callable_and_contrast_targets(tiny):
 
 def test_smooth_mask_generator_gradient_and_shape():
     gen = SmoothMaskGenerator((12, 10), 2, 3.0, 20.0, torch.device("cpu"))
-    gen.weights = [w.double() for w in gen.weights]
     params = torch.rand(2, *gen.grid, dtype=torch.float64, requires_grad=True)
     assert gen(params).shape == (2, 12, 10)
     assert torch.autograd.gradcheck(gen, (params,))
@@ -310,6 +309,87 @@ def test_smooth_mask_generator_gradient_and_shape():
     bump = gen(single)[0]
     assert bump[6, 4] == pytest.approx(1.0) and bump[6, 5] == pytest.approx(1.0)
     assert bump[0, 9] < 0.05 and bump.max() <= 1.0
+
+
+def _smooth_max_directly(params, size, step, sigma, coldness, origin):
+    """The definition, pixel by pixel: smax over every node (parameter or zero) within
+    2 sigma of the pixel of k(d / sigma) p, k(t) = exp(-2 max(0, t - 1/2)^2)."""
+    (h, w), (gh, gw) = size, params.shape[-2:]
+    reach, radius = 2 * sigma, int(np.ceil(2 * sigma / step)) + 1
+    out = torch.empty(params.shape[0], h, w, dtype=params.dtype)
+    for y in range(h):
+        for x in range(w):
+            hy, hx = (y - origin[0]) // step, (x - origin[1]) // step
+            values = []
+            for ny in range(hy - radius, hy + radius + 1):
+                for nx in range(hx - radius, hx + radius + 1):
+                    d = float(np.hypot(y - origin[0] - ny * step, x - origin[1] - nx * step))
+                    if d <= reach:
+                        k = float(np.exp(-2 * max(0.0, d / sigma - 0.5) ** 2))
+                        inside = 0 <= ny < gh and 0 <= nx < gw
+                        values.append(k * params[:, ny, nx] if inside else torch.zeros(params.shape[0], dtype=params.dtype))
+            z = torch.stack(values, dim=1)
+            out[:, y, x] = (z * torch.softmax(coldness * z, dim=1)).sum(dim=1)
+    return out
+
+
+@pytest.mark.parametrize("size, step, sigma, origin, grid", [((13, 11), 3, 4.0, (4, 4), (3, 2)), ((9, 12), 2, 2.5, (0, 0), None)])
+def test_smooth_mask_generator_equals_the_definition(size, step, sigma, origin, grid):
+    # the blocked, node-by-node computation (zero nodes as a constant count) against the
+    # formula evaluated pixel by pixel, values and gradient, in float64
+    gen = SmoothMaskGenerator(size, step, sigma, 20.0, torch.device("cpu"), origin=origin, grid=grid)
+    params = torch.rand(2, *gen.grid, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    params[0, 0, 0], params[1, -1, -1] = 1.0, 0.0
+    weights = torch.randn(2, *size, dtype=torch.float64)
+    fast, slow = params.clone().requires_grad_(True), params.clone().requires_grad_(True)
+    out = gen(fast)
+    expected = _smooth_max_directly(slow, size, step, sigma, 20.0, origin)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(fast.grad, slow.grad, rtol=1e-9, atol=1e-11)
+    # float32 at the defaults' geometry (step 7, sigma 21, a sigma margin): within float rounding of float64
+    gen = SmoothMaskGenerator((64 + 42, 64 + 42), 7, 21.0, 20.0, torch.device("cpu"), origin=(21, 21), grid=(10, 10))
+    p = torch.rand(3, 10, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(gen(p.float()).double(), gen(p), rtol=0, atol=1e-5)
+
+
+def test_area_penalty_equals_the_sorted_form():
+    # mean_u (sort(m)_u - r_a(u))^2 with r_a's last K entries one, value and gradient
+    from xwidgets.saliency.extremal_perturbation import area_penalty
+
+    masks = torch.rand(3, 4, 300, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    ones = [10, 77, 0, 299]
+    reference = (torch.arange(300)[None] >= 300 - torch.tensor(ones)[:, None]).double()  # (R, pixels), sorted ascending
+    expected = ((masks.sort(dim=-1).values - reference) ** 2).mean(dim=-1)
+    got = area_penalty(masks, ones)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+    g_expected, = torch.autograd.grad(expected.sum(), masks)
+    g_got, = torch.autograd.grad(got.sum(), masks)
+    torch.testing.assert_close(g_got, g_expected, rtol=1e-12, atol=1e-14)
+
+
+def test_apply_masks_reads_the_pyramid_between_two_levels():
+    from xwidgets.saliency.extremal_perturbation import apply_masks
+
+    g = torch.Generator().manual_seed(0)
+    pyramid = torch.randn(2, 5, 3, 6, 7, generator=g)
+    masks = torch.rand(2, 3, 6, 7, generator=g)
+    masks[0, 0, 0], masks[0, 1, 1], masks[1, 2, 2, :3] = 1.0, 0.0, 0.5  # both ends and exactly on a level
+    masks.requires_grad_(True)
+    out = apply_masks(pyramid, masks).view(2, 3, 3, 6, 7)
+    position = masks.detach() * 4
+    lower = position.floor().clamp(0, 3).long()
+    frac = position - lower
+    for b in range(2):
+        for r in range(3):
+            below = pyramid[b].gather(0, lower[b, r][None, None].expand(1, 3, 6, 7))[0]
+            above = pyramid[b].gather(0, (lower[b, r] + 1)[None, None].expand(1, 3, 6, 7))[0]
+            torch.testing.assert_close(out[b, r].detach(), (1 - frac[b, r]) * below + frac[b, r] * above)
+    grad, = torch.autograd.grad(out.sum(), masks)
+    steps = pyramid[:, 1:] - pyramid[:, :-1]  # d out / d m = (L - 1) (P_(l+1) - P_l)
+    expected = 4 * steps.sum(dim=2).gather(1, lower.clamp(0, 3))
+    torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- errors and registry

@@ -184,14 +184,25 @@ class SmoothMaskGenerator:
 
     Node (i, j) sits at pixel ``origin + (i, j) step``; ``grid`` nodes per axis are
     parameters (default: enough to cover the mask from ``origin = 0``) and every other
-    node is fixed at zero. Per axis, pixel u reads the nodes floor((u - origin) / step)
-    + o, o = -R .. R + 1 with R = ceil(2 sigma / step), and keeps those within 2 sigma
-    (the smooth max is over exactly the nodes of that disc). For one pair of offsets the nodes'
-    values at every pixel form a plain slice of the zero-padded parameters upsampled by
-    nearest neighbour, so the forward pass and the hand-written backward pass
-    (:class:`_SmoothMax`) are a loop over the pairs of elementwise operations on
-    (N, H, W) tensors: memory stays at a few masks and nothing is stored per pair.
+    node is fixed at zero. Per axis, pixel u = origin + h step + f has its home node h
+    and phase f in [0, step); it reads the nodes h + o, o = -R .. R + 1 with
+    R = ceil(2 sigma / step), and keeps those within 2 sigma (the smooth max is over
+    exactly the nodes of that disc).
+
+    The pixel-to-node offset, hence the kernel weight and whether the node is in the
+    disc, depends on the phase and the node offset only. So the mask is computed on
+    blocks of step x step pixels (one per home node, phases last), node by node: for
+    offset pair o, parameter node j gives z = p_j k_o(f) to block j - o, an outer
+    product of the parameters and a (step^2,) vector of weights, computed for chunks of
+    offset pairs at once and summed into the blocks by ``index_add_``. A node fixed at
+    zero gives z = 0, i.e. e^(T z) = 1 to the denominator and nothing to the numerator,
+    so the zero nodes are a constant count per pixel, computed once, and only the
+    parameter nodes are evaluated. The hand-written backward pass (:class:`_SmoothMax`)
+    recomputes the terms chunk by chunk: memory stays at a few masks.
     """
+
+    #: elements of one chunk's (offset pairs, nodes, N, step^2) tensors
+    CHUNK_ELEMENTS = 1 << 16
 
     def __init__(self, size: tuple[int, int], step: int, sigma: float, coldness: float, device: torch.device,
                  origin: tuple[int, int] = (0, 0), grid: tuple[int, int] | None = None) -> None:
@@ -200,38 +211,84 @@ class SmoothMaskGenerator:
         self.radius = radius = math.ceil(reach / step)
         span = 2 * radius + 2  # node offsets per axis
         self.grid = grid or tuple((n - 1 - o) // step + 1 for n, o in zip(size, origin))
-        self.before, self.after, self.starts, offsets = [], [], [], []
+        self.blocks, self.lead, targets, offsets = [], [], [], []
         for n, o, g in zip(size, origin, self.grid):
-            before = radius + max(0, math.ceil(o / step))  # zero nodes before the parameters
-            starts = [(before + a - radius) * step - o for a in range(span)]  # where each offset's slice starts
-            self.before.append(before)
-            self.after.append(max(0, math.ceil((starts[-1] + n) / step) - before - g))
-            self.starts.append(starts)
-            u = torch.arange(n, dtype=torch.float32, device=device)
-            home = torch.div(u - o, step, rounding_mode="floor")
-            node = home[None] + torch.arange(span, device=device)[:, None] - radius
-            offsets.append(u[None] - (o + node * step))  # (span, n): pixel minus node position
+            first, last = (0 - o) // step, (n - 1 - o) // step  # home nodes of the first and last pixel
+            blocks = last - first + 1
+            self.blocks.append(blocks)
+            self.lead.append(o + first * step)  # pixel of the first block's phase 0 (<= 0)
+            # offset a: block I reads node I + first + a - R, so node j feeds block j - first - a + R
+            block = torch.arange(g)[None] - first - torch.arange(span)[:, None] + radius  # (span, g)
+            targets.append(torch.where((block >= 0) & (block < blocks), block, torch.full_like(block, -1)))
+            offsets.append(torch.arange(step, dtype=torch.float64)[None]
+                           + (radius - torch.arange(span, dtype=torch.float64))[:, None] * step)  # (span, step)
         dy, dx = offsets
-        self.pairs: list[tuple[int, int]] = []
-        self.weights: list[torch.Tensor] = []
-        self.within: list[torch.Tensor | None] = []  # 1 where the node is within 2 sigma (None: everywhere)
-        for a in range(span):
-            for b in range(span):
-                distance = torch.sqrt(dy[a, :, None] ** 2 + dx[b, None, :] ** 2)  # (H, W)
-                near = distance <= reach
-                if bool(near.any()):
-                    self.pairs.append((a, b))
-                    self.weights.append(_kernel(distance / sigma))
-                    self.within.append(None if bool(near.all()) else near.float())
+        distance = torch.sqrt(dy[:, None, :, None] ** 2 + dx[None, :, None, :] ** 2).reshape(span * span, step * step)
+        near = distance <= reach
+        (by, bx), (ty, tx) = self.blocks, targets
+        # (span^2, gh * gw): the block each node feeds at each offset pair, or by * bx (a dummy) off the blocks
+        target = ty[:, None, :, None] * bx + tx[None, :, None, :]
+        target = torch.where((ty[:, None, :, None] < 0) | (tx[None, :, None, :] < 0), torch.full_like(target, by * bx),
+                             target).reshape(span * span, -1)
+        reaches = (target < by * bx).any(dim=1)
+        full, partial = near.all(dim=1) & reaches, near.any(dim=1) & ~near.all(dim=1) & reaches
+        order = torch.cat([full.nonzero()[:, 0], partial.nonzero()[:, 0]])  # no mask needed first
+        self.complete = int(full.sum())  # pairs [0, complete) are within 2 sigma of every phase
+        self._target = target[order]  # (P, nodes)
+        self._weight = torch.where(near, _kernel(distance / sigma), torch.zeros_like(distance))[order]  # (P, step^2)
+        self._within = near[order].double()  # (P, step^2): node within 2 sigma of the phase
+        # per block and phase, the zero nodes within 2 sigma: all of them less the parameter nodes
+        parameters = torch.zeros(by * bx + 1, step * step, dtype=torch.float64)
+        parameters.index_add_(0, self._target.reshape(-1), self._within[:, None].expand(-1, self._target.shape[1], -1).reshape(-1, step * step))
+        self._zeros = near.sum(dim=0).double() - parameters[:-1]  # (blocks, step^2)
+        self._device = device
+        self._tables: dict[torch.dtype, tuple[torch.Tensor, ...]] = {}
+        self.target = self._target.to(device)
 
-    def upsampled(self, params: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(params, (self.before[1], self.after[1], self.before[0], self.after[0]))
-        return padded.repeat_interleave(self.step, dim=-2).repeat_interleave(self.step, dim=-1)
+    def tables(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """In ``dtype``: (P, step^2) weights k, T k and the 0/1 mask of the nodes within
+        2 sigma (a mask, not an exponent of -inf: exp is many times slower on arguments
+        whose result underflows), and (blocks, step^2) the count of zero nodes within
+        2 sigma."""
+        if dtype not in self._tables:
+            weight = self._weight.to(self._device, dtype)
+            self._tables[dtype] = (weight, weight * self.coldness, self._within.to(self._device, dtype),
+                                   self._zeros.to(self._device, dtype))
+        return self._tables[dtype]
 
-    def window(self, a: int, b: int) -> tuple[slice, slice, slice]:
-        """Where the upsampled parameters hold, for every pixel, its node at offsets (a, b)."""
-        (h, w), (ya, xb) = self.size, (self.starts[0][a], self.starts[1][b])
-        return slice(None), slice(ya, ya + h), slice(xb, xb + w)
+    def chunks(self, rows: int) -> list[tuple[slice, bool]]:
+        """Slices of the offset pairs of about CHUNK_ELEMENTS elements each, and whether
+        the slice holds pairs that need the mask (a slice does not mix the two kinds)."""
+        per_pair = rows * self.grid[0] * self.grid[1] * self.step * self.step
+        size = max(1, self.CHUNK_ELEMENTS // per_pair)
+        out = []
+        for begin, end, masked in ((0, self.complete, False), (self.complete, self.target.shape[0], True)):
+            out += [(slice(start, min(start + size, end)), masked) for start in range(begin, end, size)]
+        return out
+
+    def terms(self, nodes: torch.Tensor, chunk: slice, masked: bool) -> torch.Tensor:
+        """(2, pairs, nodes, N, step^2): e^(s) and s e^(s), s = T z, for the offset pairs
+        of ``chunk`` and every parameter node; ``nodes``: (nodes, N) parameters."""
+        _, scaled, within, _ = self.tables(nodes.dtype)
+        s = nodes[None, :, :, None] * scaled[chunk, None, None]  # (pairs, nodes, N, step^2)
+        out = s.new_empty(2, *s.shape)
+        e = torch.exp(s, out=out[0])
+        if masked:
+            e.mul_(within[chunk, None, None])
+        torch.mul(s, e, out=out[1])
+        return out
+
+    def to_canvas(self, blocks: torch.Tensor) -> torch.Tensor:
+        """(blocks, N, step^2) -> (N, H, W)."""
+        (by, bx), s, (h, w), (ly, lx) = self.blocks, self.step, self.size, self.lead
+        pixels = blocks.view(by, bx, -1, s, s).permute(2, 0, 3, 1, 4).reshape(-1, by * s, bx * s)
+        return pixels[:, -ly : -ly + h, -lx : -lx + w]
+
+    def from_canvas(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The adjoint of :meth:`to_canvas`: (N, H, W) -> (blocks, N, step^2), zero off the canvas."""
+        (by, bx), s, (h, w), (ly, lx) = self.blocks, self.step, self.size, self.lead
+        padded = F.pad(pixels, (-lx, bx * s - w + lx, -ly, by * s - h + ly))
+        return padded.view(-1, by, s, bx, s).permute(1, 3, 0, 2, 4).reshape(by * bx, -1, s * s)
 
     def __call__(self, params: torch.Tensor) -> torch.Tensor:
         return _SmoothMax.apply(params, self)
@@ -239,44 +296,52 @@ class SmoothMaskGenerator:
 
 class _SmoothMax(torch.autograd.Function):
     """out = sum_i z_i e^(T z_i) / sum_i e^(T z_i), z_i = k_i p_i; d out / d z_i =
-    e^(T z_i) / den (1 + T (z_i - out)). z is in [0, 1], so e^(T z) <= e^20 needs no
-    max-subtraction in float32. The backward pass recomputes z pair by pair."""
+    e^(T z_i) / den (1 + T (z_i - out)). Computed with s_i = T z_i (out = sum_i s_i
+    e^(s_i) / (T den)); z is in [0, 1], so e^(T z) <= e^20 needs no max-subtraction in
+    float32. The backward pass recomputes the terms chunk by chunk."""
 
     @staticmethod
     def forward(ctx, params: torch.Tensor, gen: SmoothMaskGenerator) -> torch.Tensor:  # type: ignore[override]
-        up = gen.upsampled(params)
-        numerator = torch.zeros(params.shape[0], *gen.size, dtype=params.dtype, device=params.device)
-        denominator = torch.zeros_like(numerator)
-        for (a, b), weight, within in zip(gen.pairs, gen.weights, gen.within):
-            z = up[gen.window(a, b)] * weight
-            e = torch.exp(z * gen.coldness)
-            if within is not None:
-                e = e * within
-            denominator += e
-            numerator.addcmul_(z, e)
-        out = numerator / denominator
+        zeros = gen.tables(params.dtype)[3]
+        n, f = params.shape[0], gen.step * gen.step
+        nodes = params.reshape(n, -1).T
+        # per block (and the dummy block of the nodes off the canvas)
+        denominator = params.new_zeros(zeros.shape[0] + 1, n, f)
+        denominator[:-1] += zeros[:, None]
+        numerator = torch.zeros_like(denominator)
+        for chunk, masked in gen.chunks(n):
+            terms = gen.terms(nodes, chunk, masked)
+            target = gen.target[chunk].reshape(-1)
+            denominator.index_add_(0, target, terms[0].view(-1, n, f))
+            numerator.index_add_(0, target, terms[1].view(-1, n, f))
+        denominator = denominator[:-1]
+        out = numerator[:-1].div_(denominator * gen.coldness)  # (blocks, N, step^2)
         ctx.gen = gen
         ctx.save_for_backward(params, out, denominator)
-        return out
+        return gen.to_canvas(out).contiguous()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         params, out, denominator = ctx.saved_tensors
         gen: SmoothMaskGenerator = ctx.gen
-        t = gen.coldness
-        up = gen.upsampled(params)
-        grad_up = torch.zeros_like(up)
-        scale = grad / denominator
-        base = 1 - t * out
-        for (a, b), weight, within in zip(gen.pairs, gen.weights, gen.within):
-            where = gen.window(a, b)
-            z = up[where] * weight
-            e = torch.exp(z * t) if within is None else torch.exp(z * t) * within
-            grad_up[where] += scale * e * (base + t * z) * weight
-        n, s, (top, left) = grad_up.shape[0], gen.step, gen.before
-        grad_padded = grad_up.view(n, grad_up.shape[1] // s, s, grad_up.shape[2] // s, s).sum(dim=(2, 4))
-        return grad_padded[:, top : top + gen.grid[0], left : left + gen.grid[1]], None
+        weight = gen.tables(params.dtype)[0]
+        n, f = params.shape[0], gen.step * gen.step
+        nodes = params.reshape(n, -1).T
+        scale = gen.from_canvas(grad.to(params.dtype)).div_(denominator)  # (blocks, N, step^2)
+        # d loss / d z_i = e_i scale (1 - T out + s_i) = e_i shifted + s_i e_i scale; the dummy block: 0
+        factors = params.new_zeros(2, out.shape[0] + 1, n * f)
+        torch.mul(1 - gen.coldness * out, scale, out=factors[0, :-1].view_as(out))
+        factors[1, :-1] = scale.view(out.shape[0], -1)
+        grad_nodes = torch.zeros_like(nodes)
+        for chunk, masked in gen.chunks(n):
+            terms = gen.terms(nodes, chunk, masked)  # (2, pairs, nodes, N, step^2)
+            target = gen.target[chunk].reshape(-1)
+            shifted = torch.index_select(factors[0], 0, target).view(terms.shape[1:])
+            dz = terms[0].mul_(shifted).addcmul_(terms[1], torch.index_select(factors[1], 0, target).view_as(shifted))
+            pairs = dz.shape[0]
+            grad_nodes += torch.bmm(dz.view(pairs, -1, f), weight[chunk, :, None]).view(pairs, -1, n).sum(dim=0)
+        return grad_nodes.T.reshape(params.shape), None
 
 
 def perturbation_pyramid(model: ModelAdapter, inputs: torch.Tensor, params: ExtremalPerturbationParams) -> torch.Tensor:
@@ -294,24 +359,41 @@ def perturbation_pyramid(model: ModelAdapter, inputs: torch.Tensor, params: Extr
 
 def apply_masks(pyramid: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """(B, L, C, H, W) pyramid, (B, R, H, W) masks in [0, 1] -> (B * R, C, H, W): each
-    pixel read at level m (L - 1), linearly between the two nearest levels."""
+    pixel read at level m (L - 1), linearly between the two nearest levels,
+    (1 - f) P_l + f P_(l+1) with l = min(floor(m (L - 1)), L - 2) and f the rest (the
+    two levels are gathered, so the cost does not grow with L)."""
     b, levels, c, h, w = pyramid.shape
+    rows = masks.shape[1]
     position = masks[:, :, None] * (levels - 1)  # (B, R, 1, H, W)
     lower = position.detach().floor().clamp_(0, levels - 2)
     frac = (position - lower).to(pyramid.dtype)
-    out = None
-    for level in range(levels):
-        weight = torch.where(lower == level, 1 - frac, torch.where(lower == level - 1, frac, torch.zeros_like(frac)))
-        term = weight * pyramid[:, None, level]
-        out = term if out is None else out + term
-    return out.reshape(-1, c, h, w)
+    index = lower.long()[:, :, None].expand(b, rows, 1, c, h, w)  # (B, R, 1, C, H, W)
+    source = pyramid[:, None].expand(b, rows, levels, c, h, w)
+    below = source.gather(2, index)[:, :, 0]
+    above = source.gather(2, index + 1)[:, :, 0]
+    return ((1 - frac) * below + frac * above).reshape(-1, c, h, w)
 
 
-def reference_areas(areas: Sequence[float], image_pixels: int, pixels: int, device: torch.device) -> torch.Tensor:
-    """(A, pixels): the sorted (ascending) step vectors r_a over a canvas of ``pixels``,
-    the last round(a image_pixels) entries one."""
-    ones = torch.tensor([round(a * image_pixels) for a in areas], device=device)
-    return (torch.arange(pixels, device=device)[None] >= pixels - ones[:, None]).float()
+def area_penalty(masks: torch.Tensor, ones: Sequence[int]) -> torch.Tensor:
+    """(B, R, pixels) masks, counts K_r (R,) -> (B, R) mean_u (sort(m)_u - r(u))^2, r
+    with its last K_r entries one. Without the sort: the sorted mask meets r's ones at
+    its K_r largest entries, so the penalty is mean_i (m_i - t_i)^2 with t_i = 1 on the
+    K_r largest entries of m (``topk``) and 0 elsewhere; same value and gradient (up to
+    which of several equal entries count as the largest: the sort's order of ties is
+    arbitrary too). One ``topk`` per distinct K, so which tied entries are picked does
+    not depend on the other rows."""
+    target = torch.zeros_like(masks)
+    for count in sorted(set(ones)):
+        rows = [r for r, k in enumerate(ones) if k == count]
+        if count == 0:
+            continue
+        if rows == list(range(rows[0], rows[-1] + 1)):
+            part = slice(rows[0], rows[-1] + 1)
+        else:
+            part = torch.tensor(rows, device=masks.device)
+        top = masks[:, part].detach().topk(count, dim=-1, sorted=False).indices
+        target[:, part] = target[:, part].scatter_(-1, top, 1.0)
+    return (masks - target).square().mean(dim=-1)
 
 
 @register(
@@ -343,7 +425,7 @@ def extremal_perturbation(
         # parameters on the image's nodes, the mask over the canvas (TorchRay's layout)
         generate = SmoothMaskGenerator(canvas, params.step, float(params.sigma), float(params.coldness), device,
                                        origin=(margin, margin), grid=((height - 1) // params.step + 1, (width - 1) // params.step + 1))
-        reference = reference_areas(areas, height * width, canvas[0] * canvas[1], device).repeat(k, 1)  # (R, canvas)
+        ones = [round(a * height * width) for a in areas] * k  # per row: the ones of r_a
     sign = 1.0 if params.variant == "preserve" else -1.0
 
     def evaluate(p: torch.Tensor, flip: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -354,8 +436,7 @@ def extremal_perturbation(
         if flip:
             x = torch.flip(x, dims=(-1,))
         reward = sign * scorer(model.logits(x), b)
-        ordered = full.flatten(2).sort(dim=-1).values
-        penalty = ((ordered - reference) ** 2).mean(dim=-1)
+        penalty = area_penalty(full.flatten(2), ones)
         return masks, reward, penalty
 
     p = torch.ones(b, rows, *generate.grid, device=device, requires_grad=True)
