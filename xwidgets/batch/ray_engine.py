@@ -138,7 +138,6 @@ def run_ray(adapter: ModelAdapter, source: Source, plan: Plan, store: DatasetSto
     carried = 0  # stored items counted since the last batch handed to on_batch
 
     def finish(block: bool) -> None:
-        nonlocal running
         if not running:
             return
         done, _ = ray.wait(list(running), num_returns=1, timeout=None if block else 0)

@@ -102,6 +102,23 @@ def check_overlay_options(opacity: Any, colormap: Any, scale: Any, maps_dtype: A
     )
 
 
+def validated_opacity(proposal: Any) -> float:
+    """The body of a widget's ``opacity`` traitlets validator: the value, in [0, 1]."""
+    value = proposal["value"]
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
+    return value
+
+
+def validated_choice(proposal: Any, choices: Mapping[str, tuple[str, ...]]) -> str:
+    """The body of a traitlets validator of string traits with fixed choices:
+    ``choices`` maps each validated trait's name to its allowed values."""
+    name, value = proposal["trait"].name, proposal["value"]
+    if value not in choices[name]:
+        raise trait_error_choice(name, value, choices[name])
+    return value
+
+
 def trait_error_choice(argument: str, value: Any, choices: tuple[str, ...]):
     """The TraitError of an out-of-range choice sent by the front end."""
     return traitlets.TraitError(
@@ -266,18 +283,11 @@ class OverlayTraits(traitlets.HasTraits):
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.validate("colormap", "scale")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = COLORMAPS if name == "colormap" else SCALES
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"colormap": COLORMAPS, "scale": SCALES})
 
     @property
     def method_names(self) -> list[str]:

@@ -41,7 +41,6 @@ growth from block to block shows as growing colour.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, NamedTuple
 
 import numpy as np
@@ -49,17 +48,8 @@ import traitlets
 
 from .._validation import Described, bad_argument, describe
 from ._common import (
-    COLORMAPS,
-    check_choice,
-    check_colormap,
-    check_int,
-    check_maps_dtype,
-    check_opacity,
-    choose_maps_dtype,
-    class_info,
-    method_detail,
-    predicted_class,
-    trait_error_choice,
+    COLORMAPS, check_choice, check_colormap, check_int, check_maps_dtype, check_opacity, choose_maps_dtype,
+    class_info, method_detail, predicted_class, validated_choice, validated_opacity,
 )
 from .base import XWidget
 from .serialise import array_payload, image_payload
@@ -261,18 +251,11 @@ class AttentionFlowViewer(XWidget):
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.validate("colormap", "view")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = COLORMAPS if name == "colormap" else VIEWS
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"colormap": COLORMAPS, "view": VIEWS})
 
     # ------------------------------------------------------------------ repr
     def _repr_fields(self) -> Iterable[tuple[str, Any]]:

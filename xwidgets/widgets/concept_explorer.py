@@ -52,14 +52,13 @@ Trait contract (Python <-> JS):
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Iterable
 
 import numpy as np
 import traitlets
 
 from .._validation import bad_argument, describe
-from ._common import COLORMAPS, check_choice, check_opacity, trait_error_choice
+from ._common import COLORMAPS, check_choice, check_opacity, validated_choice, validated_opacity
 from .base import XWidget
 from .explorer_data import ClassGraph, ConceptEdge, ConceptNode, ExplanationData, contribution_limit
 from .from_concept_graph import MAX_BYTES
@@ -377,18 +376,11 @@ class ConceptExplorer(XWidget):
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.validate("colormap", "graph_layout")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = COLORMAPS if name == "colormap" else LAYOUTS
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"colormap": COLORMAPS, "graph_layout": LAYOUTS})
 
     @traitlets.observe("graph_layout")
     def _layout_changed(self, change: Any) -> None:

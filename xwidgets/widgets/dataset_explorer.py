@@ -80,7 +80,7 @@ import numpy as np
 import traitlets
 
 from .._validation import Described, bad_argument, describe
-from ._common import COLORMAPS, check_choice, check_opacity, trait_error_choice
+from ._common import COLORMAPS, check_choice, check_opacity, trait_error_choice, validated_choice, validated_opacity
 from .base import XWidget
 
 __all__ = [
@@ -968,12 +968,8 @@ class DatasetExplorer(XWidget):
 
     @traitlets.validate("correctness", "status", "sort_order", "mode", "colormap", "view")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = {"correctness": CORRECTNESS, "status": STATUSES, "sort_order": SORT_ORDERS, "mode": MODES,
-                   "colormap": COLORMAPS, "view": tuple(self.views)}[name]
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"correctness": CORRECTNESS, "status": STATUSES, "sort_order": SORT_ORDERS, "mode": MODES,
+                   "colormap": COLORMAPS, "view": tuple(self.views)})
 
     @traitlets.validate("sort_by")
     def _validate_sort_by(self, proposal: Any) -> str:
@@ -1020,10 +1016,7 @@ class DatasetExplorer(XWidget):
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.observe("opacity", "colormap")
     def _overlay_changed(self, change: Any) -> None:

@@ -49,14 +49,13 @@ Trait contract (Python <-> JS):
 from __future__ import annotations
 
 import io
-import math
 import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
 import traitlets
 
 from .._validation import bad_argument, describe
-from ._common import COLORMAPS, check_choice, check_opacity, trait_error_choice
+from ._common import COLORMAPS, check_choice, check_opacity, validated_choice, validated_opacity
 from .base import XWidget
 from .concept_explorer import LAYOUTS, explorer_payload
 from .explorer_data import ExplanationData
@@ -413,18 +412,11 @@ class ExplanationGallery(XWidget):
 
     @traitlets.validate("class_role", "correctness", "graph_layout", "colormap")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = {"class_role": CLASS_ROLES, "correctness": CORRECTNESS, "graph_layout": LAYOUTS, "colormap": COLORMAPS}[name]
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"class_role": CLASS_ROLES, "correctness": CORRECTNESS, "graph_layout": LAYOUTS, "colormap": COLORMAPS})
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.observe("graph_layout")
     def _layout_changed(self, change: Any) -> None:

@@ -64,7 +64,6 @@ Trait contract (Python <-> JS):
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Iterable
 
@@ -72,7 +71,7 @@ import numpy as np
 import traitlets
 
 from .._validation import Described, bad_argument, describe
-from ._common import COLORMAPS, check_colormap, check_int, check_opacity, trait_error_choice
+from ._common import COLORMAPS, check_colormap, check_int, check_opacity, validated_choice, validated_opacity
 from .base import XWidget
 from .serialise import array_payload, float16_safe, image_payload
 
@@ -661,18 +660,11 @@ class MaskOptimizationViewer(XWidget):
 
     @traitlets.validate("opacity")
     def _validate_opacity(self, proposal: Any) -> float:
-        value = proposal["value"]
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise traitlets.TraitError(f"opacity: expected a number in [0, 1]; got {describe(value)}")
-        return value
+        return validated_opacity(proposal)
 
     @traitlets.validate("colormap", "value_range")
     def _validate_choice(self, proposal: Any) -> str:
-        name, value = proposal["trait"].name, proposal["value"]
-        choices = COLORMAPS if name == "colormap" else VALUE_RANGES
-        if value not in choices:
-            raise trait_error_choice(name, value, choices)
-        return value
+        return validated_choice(proposal, {"colormap": COLORMAPS, "value_range": VALUE_RANGES})
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         """A newly opened view whose ``frames`` are older than ``live`` asks for the record."""
