@@ -207,9 +207,12 @@ def input_gradients(
     rule: str | None = None,
     method: str = "gradient",
     source: str | None = None,
+    row_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, FixedTargets]:
     """Gradients of the target scores with respect to ``inputs`` (N, 3, H, W), or,
-    with ``source``, with respect to that layer's output.
+    with ``source``, with respect to that layer's output; with ``row_weights`` (N,),
+    row n's gradient times its weight (the weights enter the backward pass, so a
+    quadrature rule costs no extra pass over the gradients).
 
     One forward pass, then one backward pass per target pass (K of them, reusing the
     graph). With a ``TargetPlan`` the targets ("pred", TopK, ...) come from this very
@@ -219,7 +222,7 @@ def input_gradients(
 
     Returns ``(gradients (K, N, ...), logits (N, C) detached, targets)``.
     """
-    grads, _, logits, fixed = source_gradients(model, inputs, targets, image_index, rule, method, source)
+    grads, _, logits, fixed = source_gradients(model, inputs, targets, image_index, rule, method, source, row_weights)
     return grads, logits, fixed
 
 
@@ -231,6 +234,7 @@ def source_gradients(
     rule: str | None = None,
     method: str = "gradient",
     source: str | None = None,
+    row_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, FixedTargets]:
     """:func:`input_gradients`, also returning the values the gradients are taken
     with respect to: the inputs, or the ``source`` layer's output (B, C, h, w) feature
@@ -264,9 +268,11 @@ def source_gradients(
                     f"{method}: the target score does not depend on the input through autograd "
                     "(does the model or the target callable detach its output?)"
                 )
-            (grad,) = torch.autograd.grad(score.sum(), x, retain_graph=k < fixed.num_passes - 1, allow_unused=True)
+            total = score.sum() if row_weights is None else (score * row_weights).sum()
+            (grad,) = torch.autograd.grad(total, x, retain_graph=k < fixed.num_passes - 1, allow_unused=True)
             grads.append(torch.zeros_like(x) if grad is None else grad)
-    return torch.stack(grads), x.detach(), logits.detach(), fixed
+    stacked = grads[0].unsqueeze(0) if len(grads) == 1 else torch.stack(grads)  # one pass: no copy
+    return stacked, x.detach(), logits.detach(), fixed
 
 
 # ---------------------------------------------------------------------------- the table of gradient methods
