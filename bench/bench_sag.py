@@ -187,7 +187,7 @@ def main() -> None:
         + "). \"forwards\" counts model calls (the clean one included); \"patch sets scored\" counts rows. "
         "The reference re-scores sets its phases share (pruning trials, tree nodes, the roots again); "
         "the batched search scores each distinct set of an image once, each round in one call, "
-        "chunked by `max_rows=\"auto\"` (the fastest of 1, 4, 16, 64 rows: median of 3 timed passes each). "
+        "chunked by `max_rows=\"auto\"` (the fastest of 1, 4, 16, 64 rows: 3 timed passes each, the first discarded, kept for the model's later calls). "
         "Minimal sets per image (toy / photo): " + ", ".join(f"{r['roots']:.1f}" for r in results) + ".",
         "",
         table(results),

@@ -204,6 +204,44 @@ def test_several_images_share_each_round_and_match_one_at_a_time():
     assert together[0].stats["forwards"] <= max(h.stats["forwards"] for h in alone) + 1
 
 
+def test_auto_chunk_size_is_timed_once_per_model_and_mixed_chunks_score_like_single_rows():
+    from xwidgets.sag.search import AUTO_ROWS, _Scorer
+
+    model = detector([(0, 4), (2, 6, 8)])
+    inputs = torch.stack([torch.ones(3, SIZE, SIZE), torch.full((3, SIZE, SIZE), 0.9)])  # two images
+    substrate = torch.zeros_like(inputs)
+    total = 300  # a round big enough to time every size 3 times (3 x 85 rows) and go on
+    masks = [(7 * k) % 512 for k in range(total)]
+    index = (np.arange(total) // 5) % 2  # chunks mix both images
+    classes = np.ones(total, np.int64)
+    counter = Counter(model.model)
+    with torch.no_grad():  # as sag() runs it
+        try:
+            first = _Scorer(model, inputs, substrate, (3, 3), True, "auto")
+            p_first = first(index, masks, classes)
+            probed, counter.rows = counter.rows, []
+            chosen = first.chosen
+            assert probed[:4] == sorted(AUTO_ROWS) and sum(probed) == total and chosen in AUTO_ROWS
+            # a later call on the same model and input shape reuses the timings: no probes
+            second = _Scorer(model, inputs, substrate, (3, 3), True, "auto")
+            p_second = second(index, masks, classes)
+            assert counter.rows == [chosen] * (total // chosen) + ([total % chosen] if total % chosen else [])
+            assert second.chosen == chosen
+            # another input size is timed afresh
+            counter.rows = []
+            small = _Scorer(model, inputs[:, :, :12, :12], substrate[:, :, :12, :12], (3, 3), True, "auto")
+            small(index, masks, classes)
+            assert counter.rows[:4] == sorted(AUTO_ROWS)
+            # one row per forward, as the reference scores them: the same probabilities
+            one = _Scorer(model, inputs, substrate, (3, 3), True, 1)
+            p_one = one(index[:40], masks[:40], classes[:40])
+        finally:
+            counter.handle.remove()
+    np.testing.assert_allclose(p_first, p_second, atol=1e-6)
+    np.testing.assert_allclose(p_first[:40], p_one, atol=1e-6)
+    assert np.ptp(p_one) > 0.1  # the sets really differ
+
+
 def test_default_parameters_are_the_published_ones():
     p = SAGParams()
     assert (p.grid, p.beam_width, p.candidates, p.threshold, p.max_roots) == (7, 3, 15, 0.9, 10)

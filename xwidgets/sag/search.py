@@ -40,6 +40,7 @@ import dataclasses
 import math
 import numbers
 import time
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -126,8 +127,8 @@ class SAGParams:
     drop_bins: probability drops (points) that split edges into small, medium and large
         (20, 60).
     max_rows: patch sets per forward pass, or "auto" (default): the fastest of 1, 4, 16
-        and 64 rows per pass on this model and device (median of 3 timed passes each, in
-        the first rounds).
+        and 64 rows per pass on this model and device (3 timed passes each in the first
+        rounds, the first of each discarded; remembered for the model's later calls).
     progress: a tqdm progress bar over the images' searches: True, False, or None
         (default) to show it only once the search has run for 2 seconds.
     """
@@ -219,28 +220,50 @@ def _bool_rows(masks: Sequence[int], cells: int) -> np.ndarray:
     return out
 
 
-def patch_masks(patches: np.ndarray, grid: tuple[int, int], size: tuple[int, int], soft_edges: bool = True) -> torch.Tensor:
-    """(R, P) bool patch sets -> (R, 1, H, W) float masks in [0, 1], as the model sees them:
-    the grid mask upsampled bilinearly (soft edges) or by nearest cells."""
-    rows = torch.as_tensor(np.asarray(patches, dtype=np.float32)).reshape(-1, 1, grid[0], grid[1])
+def patch_masks(patches: np.ndarray | torch.Tensor, grid: tuple[int, int], size: tuple[int, int], soft_edges: bool = True) -> torch.Tensor:
+    """(R, P) bool patch sets (an array, or a tensor on any device) -> (R, 1, H, W) float
+    masks in [0, 1] (on the tensor's device), as the model sees them: the grid mask
+    upsampled bilinearly (soft edges) or by nearest cells."""
+    if isinstance(patches, torch.Tensor):
+        rows = patches.to(torch.float32)
+    else:
+        rows = torch.as_tensor(np.asarray(patches, dtype=np.float32))
+    rows = rows.reshape(-1, 1, grid[0], grid[1])
     if soft_edges:
         return F.interpolate(rows, size=tuple(size), mode="bilinear", align_corners=False).clamp_(0.0, 1.0)
     return F.interpolate(rows, size=tuple(size), mode="nearest")
 
 
 # ----------------------------------------------------------------------------------- forwards
+#: the probe timings of ``max_rows="auto"`` (seconds per row, by chunk size), kept per model
+#: and per (device, dtype, input shape, torch threads), so that later calls on the same model
+#: reuse them instead of probing again (a call on one image would otherwise spend its first
+#: rounds on 1- and 64-row probes, and pick its size from a handful of noisy timings)
+_TIMINGS: "weakref.WeakKeyDictionary[torch.nn.Module, dict[tuple, dict[int, list[float]]]]" = weakref.WeakKeyDictionary()
+
+
 class _Scorer:
     """Scores patch sets: one batched forward per chunk of rows, counted.
 
     ``max_rows="auto"``: full chunks of each size of AUTO_ROWS are timed, interleaved, until
-    each size that fits the rounds has PROBES timings; then the size with the lowest median
-    time per row is used (a size first met later, in a bigger round, is probed then)."""
+    each size that fits the rounds has PROBES timings; then the size with the lowest time
+    per row is used (the fastest of its timings but the first, which pays for the new
+    shape; a size first met later, in a bigger round, is probed then). The
+    timings are kept for the model (``_TIMINGS``), so only its first calls probe. On a CPU
+    with one torch thread they are the thread's CPU time, which other jobs on a shared core
+    do not inflate; elsewhere wall time (after a CUDA synchronize)."""
 
     PROBES = 3
 
     def __init__(self, adapter: ModelAdapter, inputs: torch.Tensor, substrate: torch.Tensor,
                  grid: tuple[int, int], soft_edges: bool, max_rows: int | str) -> None:
-        self.adapter, self.inputs, self.substrate = adapter, inputs, substrate
+        self.adapter = adapter
+        self.cpu = inputs.device.type == "cpu"
+        # channels-last on the CPU, the layout ModelAdapter.logits feeds the model there
+        layout = torch.channels_last if self.cpu and inputs.ndim == 4 else torch.contiguous_format
+        self.inputs = inputs.contiguous(memory_format=layout)
+        self.substrate = substrate.to(inputs.dtype).contiguous(memory_format=layout)
+        self.layout = layout
         self.grid, self.soft_edges = grid, soft_edges
         self.size = tuple(inputs.shape[-2:])
         self.forwards = 0
@@ -248,12 +271,25 @@ class _Scorer:
         self.rounds = 0
         self.fixed = None if max_rows == "auto" else int(max_rows)
         self.samples: dict[int, list[float]] = {s: [] for s in AUTO_ROWS}
+        if self.fixed is None:
+            key = (str(inputs.device), inputs.dtype, tuple(inputs.shape[1:]), torch.get_num_threads())
+            self.samples = _TIMINGS.setdefault(adapter.model, {}).setdefault(key, self.samples)
+        self._chosen: int | None = None
+        self._chosen_at = -1  # how many samples ``_chosen`` was computed from
+        self._clock = time.thread_time if self.cpu and torch.get_num_threads() == 1 else time.perf_counter
 
     @property
     def chosen(self) -> int | None:
         """The chunk size "auto" uses now (None before any timing)."""
-        done = {s: float(np.median(t)) for s, t in self.samples.items() if t}
-        return min(done, key=done.__getitem__) if done else None
+        count = sum(len(t) for t in self.samples.values())
+        if count != self._chosen_at:  # recomputed only when a timing came in
+            # a size's first pass pays one-time costs of the new shape (and other jobs only
+            # ever add time): its later passes count, the fastest of them
+            warm = {s: min(t[1:]) for s, t in self.samples.items() if len(t) > 1}
+            done = warm or {s: t[0] for s, t in self.samples.items() if t}
+            self._chosen = min(done, key=done.__getitem__) if done else None
+            self._chosen_at = count
+        return self._chosen
 
     def _next(self, remaining: int) -> tuple[int, bool]:
         """(chunk size, whether to time it) for ``remaining`` rows."""
@@ -264,10 +300,10 @@ class _Scorer:
             return min(fitting, key=lambda s: (len(self.samples[s]), s)), True
         return self.chosen or AUTO_ROWS[-1], False
 
-    def _sync(self) -> float:
+    def _now(self) -> float:
         if self.inputs.device.type == "cuda":
             torch.cuda.synchronize(self.inputs.device)
-        return time.perf_counter()
+        return self._clock()
 
     def __call__(self, image_index: np.ndarray, masks: Sequence[int], classes: np.ndarray) -> np.ndarray:
         """Probabilities (R,) of ``classes[r]`` for image ``image_index[r]`` revealed on ``masks[r]``."""
@@ -275,31 +311,43 @@ class _Scorer:
         if total == 0:
             return np.zeros(0, dtype=np.float64)
         self.rounds += 1
-        patches = _bool_rows(masks, self.grid[0] * self.grid[1])
         device = self.inputs.device
-        index = torch.as_tensor(np.asarray(image_index, dtype=np.int64), device=device)
+        patches = torch.from_numpy(_bool_rows(masks, self.grid[0] * self.grid[1])).to(device)
+        image_index = np.asarray(image_index, dtype=np.int64)
         targets = torch.as_tensor(np.asarray(classes, dtype=np.int64), device=device)
-        out = []
+        out, finite = [], []
         start = 0
         while start < total:
             size, timed = self._next(total - start)
             stop = min(start + size, total)
-            began = self._sync() if timed else 0.0
-            out.append(self._forward(patches[start:stop], index[start:stop], targets[start:stop]))
+            began = self._now() if timed else 0.0
+            probs, ok = self._forward(patches[start:stop], image_index[start:stop], targets[start:stop])
+            out.append(probs)
+            finite.append(ok)
             if timed:
-                self.samples[size].append((self._sync() - began) / size)
+                self.samples[size].append((self._now() - began) / size)
             start = stop
         self.rows += total
+        if not bool(torch.stack(finite).all()):  # one check (and sync) per round
+            raise ValueError("model: produced NaN or infinite logits on a masked image; check the model and substrate")
         return torch.cat(out).double().cpu().numpy()  # one transfer per round
 
-    def _forward(self, patches: np.ndarray, index: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        m = patch_masks(patches, self.grid, self.size, self.soft_edges).to(self.inputs.device, self.inputs.dtype)
-        x = self.inputs[index] * m + self.substrate[index] * (1.0 - m)
+    def _forward(self, patches: torch.Tensor, index: np.ndarray, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probabilities, whether all logits were finite) of one chunk: the substrate
+        blended towards the image by each row's mask (``torch.lerp``, one op per run of
+        rows of the same image, broadcast over them, so no per-row copies of the image)."""
+        m = patch_masks(patches, self.grid, self.size, self.soft_edges).to(self.inputs.dtype)
+        rows = len(index)
+        x = torch.empty((rows, *self.inputs.shape[1:]), dtype=self.inputs.dtype, device=self.inputs.device,
+                        memory_format=self.layout)
+        cuts = (np.flatnonzero(index[1:] != index[:-1]) + 1).tolist()
+        for a, b in zip([0, *cuts], [*cuts, rows]):
+            i = int(index[a])
+            torch.lerp(self.substrate[i:i + 1], self.inputs[i:i + 1], m[a:b], out=x[a:b])
         logits = self.adapter.logits(x).float()
         self.forwards += 1
-        if not bool(torch.isfinite(logits).all()):
-            raise ValueError("model: produced NaN or infinite logits on a masked image; check the model and substrate")
-        return torch.softmax(logits, dim=1).gather(1, targets[:, None])[:, 0]
+        probs = torch.softmax(logits, dim=1).gather(1, targets[:, None])[:, 0]
+        return probs, torch.isfinite(logits).all()
 
 
 # ----------------------------------------------------------------------------------- diversity
