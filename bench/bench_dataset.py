@@ -20,13 +20,16 @@ One run, the toy CNN on the synthetic parts set (64 px), batches of ``--batch``:
 The synthetic images (and their ground truth, for a ground-truth metric) are drawn up
 front, outside every timed section: drawing one costs ~1.5 ms, a third of the
 explanation's cost on this model, and is no part of the explanation work (its time is
-printed). Peak memory: for each size, a fresh subprocess runs a warm-up, resets its
-peak resident size (Linux ``/proc/self/clear_refs``), runs the dataset read lazily
-(``SyntheticParts`` draws each image when asked) and reports the peak (``VmHWM``).
+printed). Peak memory ("dataset_memory" section): for each size, a fresh subprocess
+runs a warm-up, resets its peak resident size (Linux ``/proc/self/clear_refs``), runs
+the dataset read lazily (``SyntheticParts`` draws each image when asked) and reports
+the peak total (``VmHWM``) and the peak anonymous memory (``RssAnon``, sampled), the
+part a leak would grow.
 
     python3 bench/bench_dataset.py --images 10000 --write   # the issue's run; writes the "dataset" section
     python3 bench/bench_dataset.py --images 10000 --repeats 3 --write   # medians of 3 interleaved runs
     python3 bench/bench_dataset.py --quick --no-write        # a smoke test (320 images, memory at 200 and 1000)
+    python3 bench/bench_dataset.py --memory-only --memory 1000,10000,20000 --write   # the memory section alone
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable
 
@@ -128,10 +132,35 @@ def _reset_peak() -> bool:
         return False
 
 
+class AnonPeak:
+    """The peak of the process's anonymous resident memory (``RssAnon``: heap, tensors;
+    not the mapped libraries, whose pages the kernel drops and reloads as the page cache
+    fills with the store's files), sampled every ``interval`` seconds by a thread."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.peak = self.before = _status_kb("RssAnon") or 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+
+    def _sample(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.peak = max(self.peak, _status_kb("RssAnon") or 0)
+
+    def __enter__(self) -> "AnonPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _status_kb("RssAnon") or 0)
+
+
 def child_memory(images: int, batch: int, metric: str) -> None:
     """(In a subprocess) one lazy run of ``images`` images: the resident memory before
-    it and the peak during it (VmHWM reset after the warm-up, so the peak is the run's;
-    ru_maxrss, the process's lifetime peak, where that reset is not available)."""
+    it and the peak during it, total (VmHWM reset after the warm-up, so the peak is the
+    run's; ru_maxrss, the process's lifetime peak, where that reset is not available)
+    and anonymous (sampled ``RssAnon``, Linux only)."""
     model = xw.models.toy_cnn().to("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         xw.explain_dataset(model, SyntheticParts(batch, seed=1), "gradcam", store=pathlib.Path(tmp) / "warm",
@@ -139,14 +168,17 @@ def child_memory(images: int, batch: int, metric: str) -> None:
         reset = _reset_peak()
         before = _status_kb("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        store = xw.explain_dataset(model, SyntheticParts(images, seed=0), "gradcam", store=pathlib.Path(tmp) / "s",
-                                   metrics=[metric], batch_size=batch, progress=False)
+        with AnonPeak() as anon:
+            store = xw.explain_dataset(model, SyntheticParts(images, seed=0), "gradcam",
+                                       store=pathlib.Path(tmp) / "s", metrics=[metric], batch_size=batch,
+                                       progress=False)
         seconds = time.perf_counter() - start
         peak = _status_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert len(store) == images and not store.errors()
         size = store_size(pathlib.Path(tmp) / "s")
-    print(json.dumps({"images": images, "before_kb": before, "peak_kb": peak, "seconds": seconds,
-                      "store_bytes": size, "measure": "VmHWM" if reset else "ru_maxrss"}))
+    print(json.dumps({"images": images, "before_kb": before, "peak_kb": peak, "anon_before_kb": anon.before,
+                      "anon_peak_kb": anon.peak, "seconds": seconds, "store_bytes": size,
+                      "measure": "VmHWM" if reset else "ru_maxrss"}))
 
 
 def memory(images: int, batch: int, metric: str) -> dict[str, Any]:
@@ -165,6 +197,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="320 images, memory at 200 and 1000 (a smoke test)")
     parser.add_argument("--write", dest="write", action="store_true", help='write the "dataset" section of RESULTS.md')
     parser.add_argument("--no-write", dest="write", action="store_false")
+    parser.add_argument("--memory-only", action="store_true",
+                        help='only the peak-memory runs (their own section, "dataset_memory"; no timing claims)')
     parser.add_argument("--child-memory", type=int, default=0, help=argparse.SUPPRESS)
     parser.set_defaults(write=False)
     args = parser.parse_args()
@@ -174,6 +208,9 @@ def main() -> None:
     if args.quick:
         args.images, args.memory = 320, "200,1000"
     sizes = [int(s) for s in args.memory.split(",") if s]
+    if args.memory_only:
+        write_memory(sizes, args)
+        return
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = xw.models.toy_cnn().to(device)
@@ -227,7 +264,6 @@ def main() -> None:
     def line(name: str, t: float) -> str:
         return f"| {name} | {t:.2f} | {n / t:.0f} | {t / layer_limit:.2f} | {t / input_limit:.2f} |"
 
-    mem = [memory(size_, args.batch, args.metric) for size_ in sizes]
     lines = [
         f"Dataset run: {n} synthetic images (64 px) through `xw.explain_dataset` with Grad-CAM (toy CNN, layer "
         f"`{model.cam_layer}`) and `{args.metric}`, batches of {args.batch}, into a fresh store (float16 maps, 64 px "
@@ -244,23 +280,43 @@ def main() -> None:
         line("**xw.explain_dataset** (everything)", seconds),
         "",
         f"Store: {size / 2**20:.1f} MiB for {n} images ({size / n / 1024:.1f} KiB per image: map, thumbnail, rows).",
-        "",
-        f"Peak memory of a run in a fresh process, the dataset drawn lazily image by image ("
-        f"{'peak RSS (VmHWM) reset after a warm-up run, so the peak is the run' + chr(39) + 's own' if mem and mem[0]['measure'] == 'VmHWM' else 'ru_maxrss'}"
-        "; the resident size before the run includes torch's libraries):",
-        "",
-        "| images | resident before (MiB) | peak during the run (MiB) | growth (MiB) | seconds | store (MiB) |",
-        "|---|---|---|---|---|---|",
     ]
-    for m in mem:
-        lines.append(f"| {m['images']} | {m['before_kb'] / 1024:.1f} | {m['peak_kb'] / 1024:.1f} | "
-                     f"{(m['peak_kb'] - m['before_kb']) / 1024:.1f} | {m['seconds']:.1f} | "
-                     f"{m['store_bytes'] / 2**20:.1f} |")
     body = "\n".join(lines)
     print(body)
     if args.write:
         write_section("dataset", "## Dataset runs: explain_dataset vs the forward-plus-backward limit\n\n"
                       "Run: `python3 bench/bench_dataset.py --images 10000 --write`\n\n" + body)
+    if sizes:
+        write_memory(sizes, args)
+
+
+def write_memory(sizes: list[int], args: argparse.Namespace) -> None:
+    """Peak memory at each dataset size, each in a fresh process: printed, and written
+    to the "dataset_memory" section with --write."""
+    mem = [memory(size_, args.batch, args.metric) for size_ in sizes]
+    lines = [
+        f"Peak memory of a run of Grad-CAM + `{args.metric}` (toy CNN, batches of {args.batch}) in a fresh process "
+        "per size, the dataset drawn lazily image by image (`SyntheticParts`), after a warm-up run. **Anonymous** "
+        "memory (`RssAnon`: the heap and tensors, sampled every 10 ms) is what a leak or an accumulating run would "
+        "grow. The **total** resident size (peak: `VmHWM`, reset after the warm-up) also counts the pages of "
+        "torch's mapped libraries, which the kernel drops and reloads as the page cache fills with the store's "
+        f"files, so its starting point moves by tens of MiB between processes. {machine()}; the seconds are "
+        "wall-clock and not a speed claim.",
+        "",
+        "| images | anonymous before (MiB) | anonymous peak (MiB) | anonymous growth (MiB) | total before (MiB) | "
+        "total peak (MiB) | seconds | store (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in mem:
+        lines.append(f"| {m['images']} | {m['anon_before_kb'] / 1024:.1f} | {m['anon_peak_kb'] / 1024:.1f} | "
+                     f"{(m['anon_peak_kb'] - m['anon_before_kb']) / 1024:.1f} | {m['before_kb'] / 1024:.1f} | "
+                     f"{m['peak_kb'] / 1024:.1f} | {m['seconds']:.1f} | {m['store_bytes'] / 2**20:.1f} |")
+    body = "\n".join(lines)
+    print(body)
+    if args.write:
+        write_section("dataset_memory", "## Dataset runs: peak memory against dataset size\n\n"
+                      f"Run: `python3 bench/bench_dataset.py --memory-only --memory {','.join(map(str, sizes))} "
+                      "--write`\n\n" + body)
 
 
 if __name__ == "__main__":
