@@ -132,6 +132,17 @@ def _reset_peak() -> bool:
         return False
 
 
+def _release_free_heap() -> None:
+    """Hand the warm-up's freed heap back to the OS (glibc ``malloc_trim``), so the
+    memory before a run is what is live, not what the allocator happened to keep."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class AnonPeak:
     """The peak of the process's anonymous resident memory (``RssAnon``: heap, tensors;
     not the mapped libraries, whose pages the kernel drops and reloads as the page cache
@@ -165,6 +176,7 @@ def child_memory(images: int, batch: int, metric: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         xw.explain_dataset(model, SyntheticParts(batch, seed=1), "gradcam", store=pathlib.Path(tmp) / "warm",
                            metrics=[metric], batch_size=batch, progress=False)
+        _release_free_heap()
         reset = _reset_peak()
         before = _status_kb("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
@@ -296,7 +308,8 @@ def write_memory(sizes: list[int], args: argparse.Namespace) -> None:
     mem = [memory(size_, args.batch, args.metric) for size_ in sizes]
     lines = [
         f"Peak memory of a run of Grad-CAM + `{args.metric}` (toy CNN, batches of {args.batch}) in a fresh process "
-        "per size, the dataset drawn lazily image by image (`SyntheticParts`), after a warm-up run. **Anonymous** "
+        "per size, the dataset drawn lazily image by image (`SyntheticParts`), after a warm-up run and glibc's "
+        "`malloc_trim` (the warm-up's freed heap returned, so \"before\" is live memory). **Anonymous** "
         "memory (`RssAnon`: the heap and tensors, sampled every 10 ms) is what a leak or an accumulating run would "
         "grow. The **total** resident size (peak: `VmHWM`, reset after the warm-up) also counts the pages of "
         "torch's mapped libraries, which the kernel drops and reloads as the page cache fills with the store's "

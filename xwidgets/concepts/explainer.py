@@ -36,6 +36,8 @@ __all__ = ["ConceptExplainer", "concept_graph", "PRETRAINED"]
 #: the bundled models with a shipped, pre-fitted explainer (xwidgets/models/zoo/weights/)
 PRETRAINED = ("toy_cnn",)
 METHOD = "gradient x embedding (graph reasoning network, VRX)"
+#: images per build_graphs call while fitting (bounds the memory of the candidate patches)
+_GRAPH_CHUNK = 256
 _REASONER_CONFIG = ("hidden", "edge_hidden", "node_out", "edge_out", "layers", "node_readout")
 
 
@@ -141,7 +143,9 @@ class ConceptExplainer:
                 raise ValueError(f"extra_images: {error}") from None
             parts.append(inputs)
         inputs = torch.cat(parts)
-        graphs = build_graphs(adapter, inputs, bank, progress=progress)
+        # in chunks: build_graphs holds every candidate patch of its images at once (memory)
+        graphs = [g for lo in range(0, inputs.shape[0], _GRAPH_CHUNK)
+                  for g in build_graphs(adapter, inputs[lo: lo + _GRAPH_CHUNK], bank, progress=progress)]
         t_graphs = time.perf_counter() - start - t_bank
         batch = stack_graphs(graphs, bank.class_indices, k=bank.max_concepts)
         logits = _logits(adapter, inputs)[:, bank.class_indices]
