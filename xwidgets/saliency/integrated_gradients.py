@@ -192,12 +192,10 @@ def integrated_gradients_attribution(
     for lo in range(0, size, params.internal_batch_size):
         index = torch.arange(lo, min(lo + params.internal_batch_size, size), device=rows.device)
         step, row = index // n_rows, index % n_rows  # step-major: every image at alpha_0, then alpha_1, ...
-        # alpha * delta, then + start: Captum's order of roundings (a fused
-        # multiply-add moves maps by 2e-3 where max-pool ties flip near a constant baseline),
-        # delta's layout (channels-last like the inputs on a CPU, so ModelAdapter.logits has
-        # no copy to make), and a baseline shared by every row ("black", a given image: an
-        # expanded tensor) broadcast instead of gathered into a copy per row
-        # (delta[row] is a fresh copy, scaled in place: one allocation per chunk)
+        # alpha * delta, then + start: Captum's rounding order (a fused multiply-add moves maps
+        # by 2e-3 where max-pool ties flip near a constant baseline). delta[row] is a fresh copy
+        # in delta's layout (channels-last on a CPU: no copy in ModelAdapter.logits), scaled in
+        # place; a baseline shared by every row (an expanded tensor) is broadcast, not gathered
         shared = start.ndim == 4 and start.stride(0) == 0
         scaled = delta[row].mul_(alphas[step].view(-1, *[1] * (delta.ndim - 1))).add_(start[:1] if shared else start[row])
         if source is None:  # the quadrature weights enter the backward pass: no pass over the gradients
