@@ -383,7 +383,7 @@ def plan_method(name: str, args: argparse.Namespace, model_name: str, model: xw.
     elif name == "rise":
         n = args.rise_masks or defaults.n_masks
         plan.params["n_masks"] = n
-        plan.settings.append(reduced(n, defaults.n_masks, "n_masks") + f", internal batch {defaults.internal_batch_size} (whole masks x {b} images)")
+        plan.settings.append(reduced(n, defaults.n_masks, "n_masks") + f", internal batch {defaults.internal_batch_size} ((mask, image) rows)")
         plan.limit = ForwardsLimit(model, inputs, b * n, chunks, args.repeats)
     elif name in MASK_METHODS:
         override = args.mp_iterations if name == "meaningful_perturbation" else args.ep_iterations

@@ -551,3 +551,31 @@ def test_registry_lists_the_gradient_methods_with_defaults_and_papers():
     sg = defaults["smoothgrad"]
     assert (sg.base, sg.n_samples, sg.sigma, sg.sigma_mode, sg.reduce) == ("saliency", 50, 0.15, "range", None)
     assert sg.effective_reduce == "abs_max"
+
+
+@pytest.mark.parametrize("shape, sigma", [((2, 3, 40, 28), 2.0), ((1, 1, 64, 64), 5.0), ((1, 3, 12, 20), 20.0)])
+def test_gaussian_blur_equals_replicate_padding_and_a_separable_convolution(shape, sigma):
+    """The banded-matrix blur sums what padding with the border pixel and convolving
+    each axis with the normalised Gaussian of radius ceil(3 sigma) sums, also when the
+    radius is larger than the image (the last case), and its gradient is that
+    convolution's adjoint."""
+    from xwidgets.saliency.integrated_gradients import gaussian_blur
+
+    radius = max(1, int(np.ceil(3 * sigma)))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = shape[1]
+
+    def reference(x):
+        out = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        return F.conv2d(F.pad(out, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+
+    x = torch.rand(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    weights = torch.rand(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ours, expected = gaussian_blur(x, sigma), reference(x)
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-12)
+    (grad,) = torch.autograd.grad((ours * weights).sum(), x)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-12)
+    assert gaussian_blur(x, 0.0) is x

@@ -46,18 +46,15 @@ def _now(device: torch.device) -> float:
 class Chunks:
     """Iterates ``(start, stop)`` over ``range(total)`` rows. The caller does the work
     of each chunk before asking for the next; with ``size="auto"`` that work is timed
-    for the probe chunks and the fastest size per row is kept for the rest.
+    for the probe chunks and the fastest size per row is kept for the rest."""
 
-    ``unit``: rows come in groups of this many (e.g. B images per RISE mask); chunk
-    sizes are rounded to whole groups (at least one)."""
-
-    def __init__(self, total: int, size: int | str, device: torch.device, unit: int = 1) -> None:
+    def __init__(self, total: int, size: int | str, device: torch.device) -> None:
         check_internal_batch_size(size)
-        self.total, self.device, self.unit = total, device, max(1, unit)
+        self.total, self.device = total, device
         self.chosen: int | None = None
         self.timings: dict[int, float] = {}
         if size == AUTO:
-            self.sizes = sorted({self._whole(s) for s in AUTO_SIZES})
+            self.sizes = list(AUTO_SIZES)
             self.queue, rows = [], total
             for s in self.sizes:  # smallest first, while 4 chunks of it are left
                 if rows < 4 * s:
@@ -66,10 +63,7 @@ class Chunks:
                 rows -= 2 * s
             self.fixed = self.sizes[-1] if not self.queue else None
         else:
-            self.queue, self.fixed = [], self._whole(int(size))
-
-    def _whole(self, rows: int) -> int:
-        return max(1, rows // self.unit) * self.unit
+            self.queue, self.fixed = [], int(size)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         start = 0

@@ -47,9 +47,9 @@ class RISEParams:
     p1: probability that a cell is kept, in (0, 1] (0.5).
     seed: seed of the mask generator.
     score: "probability" (softmax, the paper's) or "logit".
-    internal_batch_size: masked images per forward pass (rounded to whole masks: a
-        mask is applied to every image of the batch), or "auto" (default): the fastest
-        of 8 to 64 on this device and model, timed on the first forwards."""
+    internal_batch_size: masked images per forward pass (a chunk may hold part of a
+        mask's images), or "auto" (default): the fastest of 8 to 64 on this device and
+        model, timed on the first forwards."""
 
     n_masks: int = 8000
     s: int = 7
@@ -108,16 +108,20 @@ def rise(model: ModelAdapter, inputs: torch.Tensor, plan: TargetPlan, params: RI
         use_probability = params.score == "probability" and not plan.is_callable
         grids, shift_y, shift_x = random_grids(params, (h, w), inputs.device, inputs.dtype)
         saliency = torch.zeros(len(passes), b, h * w, dtype=inputs.dtype, device=inputs.device)
-        for first_row, last_row in Chunks(params.n_masks * b, params.internal_batch_size, inputs.device, unit=b):
-            start, stop = first_row // b, last_row // b  # masks [start, stop), each on all b images
+        difference = inputs - black
+        # rows are (mask, image) pairs, mask-major: a chunk may split a mask's images, so
+        # the chunk size is free of the batch size (32 images no longer force 32 rows)
+        for first_row, last_row in Chunks(params.n_masks * b, params.internal_batch_size, inputs.device):
+            rows = torch.arange(first_row, last_row, device=inputs.device)
+            start, stop = first_row // b, (last_row - 1) // b + 1  # masks [start, stop) the chunk touches
             masks = upsample_masks(grids[start:stop], shift_y[start:stop], shift_x[start:stop], (h, w), params.s)
-            n = stop - start
-            masked = black + masks[None, :, None] * (inputs[:, None] - black)  # (B, n, 3, H, W)
-            out = model.logits(masked.reshape(b * n, *inputs.shape[1:]))
+            mask_index, image = rows // b - start, rows % b
+            masked = torch.addcmul(black, masks[mask_index, None], difference[image])  # (rows, 3, H, W)
+            out = model.logits(masked)
             if use_probability:
                 out = out.softmax(dim=1)
-            image = torch.arange(b, device=inputs.device).repeat_interleave(n)
-            weights = scores(out, image).view(-1, b, n)  # (K, B, n)
-            saliency += weights @ masks.reshape(n, h * w)
+            weights = torch.zeros(len(passes), b, stop - start, dtype=inputs.dtype, device=inputs.device)
+            weights[:, image, mask_index] = scores(out, image)  # (K, B, masks), zero where a row is elsewhere
+            saliency += weights @ masks.reshape(stop - start, h * w)
     maps = saliency.view(len(passes), b, h, w) / (params.n_masks * params.p1)
     return MethodOutput(maps=maps, logits=logits, targets=torch.stack(passes))
