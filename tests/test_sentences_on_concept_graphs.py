@@ -155,3 +155,28 @@ def test_a_diagonal_relation_reads_the_same_from_float32_and_float64_centroids(h
             assert f" {i + 1} {m.relation} " in e.phrase(m.id) and e.phrase(m.id).endswith(f" {j + 1}")
             checked += 1
     assert checked >= 5
+
+
+def test_name_graph_names_the_present_concepts_in_place_and_keeps_the_absent_ones(held_out, space):
+    import copy
+
+    from xwidgets.text.joint import without_article
+
+    _, graphs = held_out
+    graph = copy.deepcopy(graphs[0])
+    before = {c: list(graph.concept_names[c]) for c in graph.classes}
+    assert space.name_graph(graph) is graph
+    renamed = 0
+    for c in graph.classes:
+        scg = graph.graphs[c]
+        for j, name in enumerate(graph.concept_names[c]):
+            if scg.present[j] and np.asarray(scg.masks[j], bool).any():
+                expected = without_article(space.name(graph.image, np.asarray(scg.masks[j], bool)[None])[0].phrase)
+                assert name == expected and not name.startswith(("a ", "an ", "the "))
+                renamed += 1
+            else:
+                assert name == before[c][j]
+    assert renamed > 0
+    assert without_article("An  orange door") == "orange door" and without_article("theatre") == "theatre"
+    with pytest.raises(ValueError, match="graph: expected a ConceptGraph"):
+        space.name_graph("not a graph")

@@ -27,6 +27,7 @@ import json
 import math
 import numbers
 import pathlib
+import re
 import time
 from typing import Any, Sequence
 
@@ -65,6 +66,11 @@ class ConceptName:
     @property
     def colour(self) -> str | None:
         return None if self.statement is None else self.statement.colour
+
+
+def without_article(phrase: str) -> str:
+    """A phrase without its leading article: "a grey wheel" -> "grey wheel"."""
+    return re.sub(r"^(a|an|the)\s+", "", phrase.strip(), flags=re.IGNORECASE)
 
 
 def contrastive_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor,
@@ -360,6 +366,29 @@ class JointSpace(nn.Module):
         out = [ConceptName(candidates[j].text, float(sims[i, j]), candidates[j].statement)
                for i, j in enumerate(best.tolist())]
         return out[0] if _single_patch(images, masks) else out
+
+    def name_graph(self, graph: Any) -> Any:
+        """Name every present concept of every class graph of ``graph`` (a
+        :class:`~xwidgets.concepts.result.ConceptGraph`) by its patch, in place: its
+        ``concept_names`` get the nearest phrase without its article ("grey wheel").
+        Absent concepts, and present ones with an empty mask, keep their names.
+        Returns the graph, so ``xw.explore(joint.name_graph(graph))`` works."""
+        from ..concepts.result import ConceptGraph
+
+        if not isinstance(graph, ConceptGraph):
+            raise bad_argument("graph", "a ConceptGraph (xwidgets.concepts.result)", graph)
+        for c in graph.classes:
+            scg = graph.graphs[c]
+            masks = np.asarray(scg.masks, bool)
+            found = np.flatnonzero(np.asarray(scg.present, bool) & masks.reshape(len(masks), -1).any(axis=1))
+            if not len(found):  # none of the class's concepts is in the image
+                continue
+            named = self.name(graph.image, masks[found])
+            names = list(graph.concept_names.get(c, scg.concept_ids))
+            for j, concept in zip(found.tolist(), named if isinstance(named, list) else [named]):
+                names[j] = without_article(concept.phrase)
+            graph.concept_names[c] = names
+        return graph
 
     # ------------------------------------------------------------------ saving
     def config(self) -> dict[str, Any]:

@@ -45,7 +45,7 @@ import numpy as np
 from .._validation import bad_argument
 from ..concepts.result import ConceptGraph, edge_id, node_id, parse_id
 from ..widgets.explorer_data import Sentence, Span
-from .joint import ConceptName, JointSpace
+from .joint import ConceptName, JointSpace, without_article
 from .spatial import REGION_PHRASES, region_of
 
 __all__ = [
@@ -547,7 +547,7 @@ def explain_in_words(
             named = joint.name(graph.image, np.stack([np.asarray(scg.masks[j], bool) for j in todo]))
             for j, cn in zip(todo, named):
                 concept[j] = cn
-                label_of[j] = re.sub(r"^(a|an|the)\s+", "", cn.phrase.strip(), flags=re.IGNORECASE)
+                label_of[j] = without_article(cn.phrase)
                 source[j] = "joint"
     for j in mentioned:
         if j in explicit:
