@@ -11,17 +11,19 @@
 // and colour map are all client-side; UI changes set the trait and call save_changes().
 // Both kinds of map lie in [0, 1] and are coloured on that fixed range.
 
-import { decodeArray, type ArrayPayload } from "./lib/buffers";
-import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
-import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
-import { classText, formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { decodeShaped } from "./lib/buffers";
+import { colourBar } from "./lib/colourbar";
+import { PositionPicker, bindDisplayControls, bindRadioGroup, checkRadio, classButton, controlSection, displayControls, opacitySection } from "./lib/controls";
+import { box, h, listen, readOrReport, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
+import { formatValue } from "./lib/format";
+import { ImageSlot } from "./lib/image";
 import { readClasses, type ClassInfo } from "./lib/methods";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import type { Display } from "./lib/normalise";
-import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap } from "./lib/overlay";
-import { cellAt } from "./lib/pointer";
+import { drawOverlay, fitCanvas, paintColourBar, paintHeat, readColormap } from "./lib/overlay";
+import { bindHover, clearReadout as showHint, showReadout } from "./lib/readout";
 import { clampOpacity, clampSelection } from "./lib/selection";
+import { StepControl, positionText } from "./lib/step_control";
 import { ATTENTION_FLOW_CSS } from "./attention_flow_viewer.styles";
 
 // ------------------------------------------------------------------------------ pure logic
@@ -55,10 +57,7 @@ export interface FlowMaps {
 
 /** Decode one of the map traits (`name` for messages); throws a RangeError on a bad shape. */
 export function readFlowMaps(value: unknown, name: string): FlowMaps {
-  const decoded = decodeArray(value as ArrayPayload);
-  if (decoded.shape.length !== 4) {
-    throw new RangeError(`${name}: expected shape [R, L, h, w]; got [${decoded.shape.join(", ")}]`);
-  }
+  const decoded = decodeShaped(value, name, ["R", "L", "h", "w"]);
   const [rows, blocks, height, width] = decoded.shape;
   const data = decoded.data instanceof Float32Array ? decoded.data : Float32Array.from(decoded.data);
   return { data, rows, blocks, height, width };
@@ -129,61 +128,43 @@ function render({ model, el }: RenderProps): () => void {
   const method = h("div", "xw-method", { "data-testid": "xw-method" });
   header.append(method);
 
-  const uid = `xw-af-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-af");
   const stage = h("figure", "xw-stage");
   const canvas = h("canvas", "xw-canvas", { "data-testid": "xw-canvas", role: "img", width: 1, height: 1 });
   const caption = h("figcaption", "xw-caption", { "data-testid": "xw-caption" });
   const blockName = h("div", "xw-block-name", { "data-testid": "xw-block-name" });
-  const sliderRow = h("div", "xw-slider-row");
-  const play = h("button", "xw-play", { type: "button", "data-testid": "xw-play", "aria-label": "Play the blocks" }, "\u25b6");
-  const sliderLabel = h("label", "xw-visually-hidden", { for: `${uid}-block` }, "Block");
-  const slider = h("input", "xw-block-slider", {
-    id: `${uid}-block`, type: "range", min: 0, max: 0, step: 1, value: 0, "data-testid": "xw-block-slider",
-  });
-  const blockOut = h("output", "xw-block-value", { "data-testid": "xw-block-value" });
-  blockOut.htmlFor.add(slider.id);
-  sliderRow.append(play, sliderLabel, slider, blockOut);
+  const stepper = new StepControl({ uid, name: "block", label: "Block", playLabel: "Play the blocks", interval: PLAY_INTERVAL, root });
+  const { slider, play } = stepper;
   const viewList = h("div", "xw-view-list", { role: "radiogroup", "aria-label": "Show", "data-testid": "xw-views" });
   const viewButtons = VIEW_LABELS.map(([value, text], i) =>
     h("button", "xw-view", { type: "button", role: "radio", "data-testid": `xw-view-${value}`, "data-position": i }, text),
   );
   viewList.append(...viewButtons);
   const readout = h("div", "xw-readout", { "data-testid": "xw-readout", "aria-live": "polite", "data-active": "false" });
-  stage.append(canvas, caption, blockName, sliderRow, viewList, readout);
+  stage.append(canvas, caption, blockName, stepper.row, viewList, readout);
 
   const panel = h("div", "xw-panel");
   const controls = displayControls({ uid, colormapClass: "xw-select", scaleClass: "xw-select", scaleText: "Scale" });
-  const classSection = h("div", "xw-control xw-classes");
-  const classHeading = h("div", "xw-heading", { "aria-hidden": "true" }, "Class");
-  const classList = h("div", "xw-class-list", { role: "radiogroup", "aria-label": "Class", "data-testid": "xw-classes" });
-  classSection.append(classHeading, classList);
+  const classPicker = new PositionPicker(model, cleanups, {
+    trait: "selected", sectionClass: "xw-classes", listClass: "xw-class-list", selector: ".xw-class", label: "Class",
+    testid: "xw-classes", current: () => currentRow(), count: () => classes.length, make: classButton,
+  });
 
-  const opacitySection = h("div", "xw-control");
-  const opacityRow = h("div", "xw-control-row");
-  opacityRow.append(controls.opacityLabel, controls.opacityValue);
-  opacitySection.append(opacityRow, controls.opacity);
-
-  const colormapSection = h("div", "xw-control");
-  colormapSection.append(controls.colormapLabel, controls.colormap);
-
-  const colorbar = h("div", "xw-control xw-colorbar", { "data-testid": "xw-colorbar" });
-  const ramp = h("div", "xw-colorbar-ramp", { "aria-hidden": "true" });
-  const ticks = h("div", "xw-colorbar-ticks");
-  const tickMin = h("span", null, { "data-testid": "xw-colorbar-min" });
-  const tickMax = h("span", null, { "data-testid": "xw-colorbar-max" });
-  ticks.append(tickMin, tickMax);
   const note = h(
     "div",
     "xw-note",
     {},
     "Block maps are min\u2013max normalised; the flow is their running sum, shown with DAAM's display mapping (relative to the maximum of the sum over all blocks).",
   );
-  colorbar.append(h("div", "xw-heading", {}, "Map value"), ramp, ticks, note);
+  const colorbar = colourBar("Map value", note);
 
-  panel.append(classSection, opacitySection, colormapSection, colorbar);
-  const body = h("div", "xw-body");
-  body.append(stage, panel);
-  root.append(body, error);
+  panel.append(
+    classPicker.section,
+    opacitySection(controls, "panel"),
+    controlSection(controls.colormapLabel, controls.colormap),
+    colorbar.root,
+  );
+  root.append(box("xw-body", stage, panel), error);
   el.replaceChildren(root);
 
   // ---------------------------------------------------------------- state
@@ -192,10 +173,7 @@ function render({ model, el }: RenderProps): () => void {
   let sums: FlowMaps | null = null;
   let names: string[] = [];
   let classes: ClassInfo[] = [];
-  let image: Drawable | null = null;
-  let imageSize = { width: 1, height: 1 };
-  let imageToken = 0;
-  let playTimer: ReturnType<typeof setInterval> | null = null;
+  const image = new ImageSlot(setError);
   const heat = document.createElement("canvas");
   const ctx = canvas.getContext("2d");
 
@@ -203,17 +181,6 @@ function render({ model, el }: RenderProps): () => void {
   const currentBlock = (): number => clampSelection(model.get("block"), numBlocks());
   const currentRow = (): number => clampSelection(model.get("selected"), classes.length);
   const currentView = (): View => readView(model.get("view"));
-
-  function sizeCanvas(): void {
-    const scale = DISPLAY_SIZE / Math.max(imageSize.width, imageSize.height);
-    const cssW = Math.round(imageSize.width * scale);
-    const cssH = Math.round(imageSize.height * scale);
-    const dpr = pixelRatio();
-    canvas.style.width = `${cssW}px`;
-    canvas.style.height = `${cssH}px`;
-    canvas.width = Math.round(cssW * dpr);
-    canvas.height = Math.round(cssH * dpr);
-  }
 
   function draw(): void {
     if (disposed || ctx === null) return;
@@ -226,8 +193,8 @@ function render({ model, el }: RenderProps): () => void {
       const r = Math.min(row, maps.rows - 1);
       drawn = paintHeat(heat, maps.data, mapIndex(r, block, maps.blocks), maps.height, maps.width, UNIT, readColormap(model));
     }
-    drawOverlay(ctx, canvas, image, drawn ? heat : null, clampOpacity(model.get("opacity")));
-    paintColourBar(ramp, tickMin, tickMax, drawn ? UNIT : null, readColormap(model));
+    drawOverlay(ctx, canvas, image.image, drawn ? heat : null, clampOpacity(model.get("opacity")));
+    paintColourBar(colorbar.ramp, colorbar.min, colorbar.max, drawn ? UNIT : null, readColormap(model));
     const blocks = numBlocks();
     caption.textContent = captionText(view, block, blocks);
     blockName.textContent = names[block] ?? "";
@@ -241,12 +208,8 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- block slider, play
   function syncSlider(block: number, blocks: number): void {
-    slider.max = String(Math.max(0, blocks - 1));
-    slider.disabled = blocks < 2;
-    play.disabled = blocks < 2;
-    if (document.activeElement !== slider || Number(slider.value) !== block) slider.value = String(block);
-    blockOut.textContent = blocks > 0 ? `${block + 1} / ${blocks}` : "";
-    slider.setAttribute("aria-valuetext", blocks > 0 ? `block ${block + 1} of ${blocks}` : "no blocks");
+    const some = blocks > 0;
+    stepper.sync(block, blocks, some ? positionText(block, blocks) : "", some ? `block ${block + 1} of ${blocks}` : "no blocks");
   }
 
   function setBlock(block: number, save: boolean): void {
@@ -257,13 +220,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function stopPlaying(save: boolean): void {
-    if (playTimer === null) return;
-    clearInterval(playTimer);
-    playTimer = null;
-    play.textContent = "\u25b6";
-    play.setAttribute("aria-label", "Play the blocks");
-    root.dataset.playing = "false";
-    if (save) model.save_changes();
+    if (stepper.stop() && save) model.save_changes();
   }
 
   cleanups.push(
@@ -272,19 +229,16 @@ function render({ model, el }: RenderProps): () => void {
       setBlock(Number(slider.value), true);
     }),
     listen(play, "click", () => {
-      if (playTimer !== null) return stopPlaying(true);
+      if (stepper.playing) return stopPlaying(true);
       const blocks = numBlocks();
       if (blocks < 2) return;
       setBlock(playStart(currentBlock(), blocks), false);
-      play.textContent = "\u275a\u275a";
-      play.setAttribute("aria-label", "Pause");
-      root.dataset.playing = "true";
-      playTimer = setInterval(() => {
+      stepper.start(() => {
         const next = nextBlock(currentBlock(), numBlocks());
         if (next === null) return stopPlaying(true);
         setBlock(next, false);
         if (nextBlock(next, numBlocks()) === null) stopPlaying(true);
-      }, PLAY_INTERVAL);
+      });
     }),
   );
 
@@ -309,74 +263,35 @@ function render({ model, el }: RenderProps): () => void {
   );
 
   // ---------------------------------------------------------------- class picker
-  const classButtons: HTMLButtonElement[] = [];
-
   function buildClasses(): void {
-    classList.replaceChildren();
-    classButtons.length = 0;
-    classes.forEach((c, i) => {
-      const button = h("button", "xw-class", {
-        type: "button",
-        role: "radio",
-        "data-testid": `xw-class-${i}`,
-        "data-position": i,
-        "aria-label": `${c.label}, probability ${formatProbability(c.probability)}`,
-        title: classText(c.label, c.probability),
-      });
-      button.append(h("span", "xw-class-label", {}, c.label), h("span", "xw-class-prob", {}, formatProbability(c.probability)));
-      classList.append(button);
-      classButtons.push(button);
-    });
-    classSection.hidden = classes.length <= 1;
-    checkRadio(classButtons, currentRow());
+    classPicker.fill(classes);
+    classPicker.section.hidden = classes.length <= 1;
   }
-
-  function chooseClass(position: number, focus: boolean): void {
-    const p = clampSelection(position, classes.length);
-    if (focus) classButtons[p]?.focus();
-    if (p === model.get("selected")) return;
-    model.set("selected", p);
-    model.save_changes();
-  }
-
-  cleanups.push(
-    ...bindRadioGroup(classList, {
-      selector: ".xw-class",
-      position: (button) => Number(button.dataset.position),
-      current: currentRow,
-      count: () => classes.length,
-      choose: chooseClass,
-    }),
-  );
 
   // ---------------------------------------------------------------- display controls
   const sync = bindDisplayControls(model, controls, cleanups);
 
   // ---------------------------------------------------------------- hover read-out
-  function clearReadout(): void {
-    readout.textContent = "Hover over the image to read the maps.";
-    readout.dataset.active = "false";
-    delete readout.dataset.value;
-  }
+  const clearReadout = (): void => showHint(readout, "Hover over the image to read the maps.");
 
   cleanups.push(
-    listen(canvas, "pointermove", (event) => {
-      if (own === null || flow === null || sums === null || own.rows === 0) return;
-      const cell = cellAt(event.clientX, event.clientY, canvas.getBoundingClientRect(), own.height, own.width);
-      if (cell === null) return clearReadout();
-      const row = Math.min(currentRow(), own.rows - 1);
-      const block = currentBlock();
-      const view = currentView();
-      const values = {
-        flow: valueAt(flow, row, block, cell.index),
-        sum: valueAt(sums, row, block, cell.index),
-        own: valueAt(own, row, block, cell.index),
-      };
-      readout.textContent = readoutText(view, block, values, cell.col, cell.row);
-      readout.dataset.active = "true";
-      readout.dataset.value = String(view === "block" ? values.own : values.flow);
-    }),
-    listen(canvas, "pointerleave", clearReadout),
+    ...bindHover(
+      canvas,
+      () => (own === null || flow === null || sums === null || own.rows === 0 ? null : { rows: own.height, cols: own.width }),
+      (cell) => {
+        if (own === null || flow === null || sums === null) return;
+        const row = Math.min(currentRow(), own.rows - 1);
+        const block = currentBlock();
+        const view = currentView();
+        const values = {
+          flow: valueAt(flow, row, block, cell.index),
+          sum: valueAt(sums, row, block, cell.index),
+          own: valueAt(own, row, block, cell.index),
+        };
+        showReadout(readout, readoutText(view, block, values, cell.col, cell.row), view === "block" ? values.own : values.flow);
+      },
+      clearReadout,
+    ),
   );
 
   // ---------------------------------------------------------------- trait -> view
@@ -415,43 +330,24 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadImage(): void {
-    const token = ++imageToken;
-    let payload: ImagePayload;
-    try {
-      imageSize = checkImagePayload(model.get("image"));
-      payload = model.get("image") as ImagePayload;
-      setError("image", null);
-    } catch (e) {
-      setError("image", `Cannot read the image: ${(e as Error).message}.`);
-      return;
-    }
-    sizeCanvas();
-    draw();
-    void decodeAll([payload], () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      const [result] = results;
-      if (result.status === "fulfilled") {
-        releaseImage(image);
-        image = result.value;
-      } else {
-        setError("image", `Cannot decode the image: ${errorText(result.reason)}.`);
-      }
+    const loading = image.load(model.get("image"), () => {
       root.dataset.ready = "true";
       draw();
     });
+    if (!loading) return;
+    fitCanvas(canvas, image.size, DISPLAY_SIZE);
+    draw();
   }
 
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
-    method.textContent = String(model.get("method") ?? "");
-    method.hidden = method.textContent === "";
+    showText(title, model.get("title"));
+    showText(method, model.get("method"));
   }
 
   const handlers: Array<[string, () => void]> = [
     ["change:block", () => { draw(); clearReadout(); }],
     ["change:view", () => { draw(); clearReadout(); }],
-    ["change:selected", () => { checkRadio(classButtons, currentRow()); draw(); clearReadout(); }],
+    ["change:selected", () => { classPicker.check(); draw(); clearReadout(); }],
     ["change:opacity", () => { sync.opacity(); draw(); }],
     ["change:colormap", () => { sync.colormap(); draw(); }],
     ["change:block_maps", () => { loadMaps(); draw(); clearReadout(); }],
@@ -474,15 +370,11 @@ function render({ model, el }: RenderProps): () => void {
   clearReadout();
   loadImage();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    if (playTimer !== null) clearInterval(playTimer);
-    playTimer = null;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    releaseImage(image);
-    image = null;
-    el.replaceChildren();
-  };
+    stepper.dispose();
+    image.dispose();
+  });
 }
 
 export type { WidgetModel };

@@ -12,12 +12,12 @@
 // "signed" | colormap | opacity [0, 1] | selected [] or [method, image] | cell_size (CSS px,
 // longest side of a cell) | title.
 
-import { decodeArray, type ArrayPayload } from "./lib/buffers";
 import { colormapColor } from "./lib/colormaps";
-import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
-import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
+import { bindDisplayControls, bindRadioGroup, checkRadio, controlSection, displayControls, opacitySection } from "./lib/controls";
+import { h, listen, readOrReport, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { ImageList, checkImagePayload } from "./lib/image";
+import { gridMismatch, readGridMaps, readImageColumns, type GridMaps, type ImageColumn } from "./lib/image_grid";
 import { classKey, type ClassInfo } from "./lib/methods";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { level, type Display, type Range } from "./lib/normalise";
@@ -27,52 +27,20 @@ import { SHARED_SCALES, cellLimits, cellRanges, gridDisplays, isSharedScale, typ
 import { clampOpacity, navigateGrid, readGridCell, type GridCell } from "./lib/selection";
 import { COMPARE_GRID_CSS } from "./compare_grid.styles";
 
-interface Column {
-  caption: string;
-  label: string;
-  probability: number | null;
-}
-
 interface MethodRow {
   name: string;
   detail: string;
-}
-
-interface GridMaps {
-  data: Float32Array | Uint8Array;
-  methods: number;
-  images: number;
-  rows: number;
-  cols: number;
 }
 
 const DEFAULT_CELL = 160;
 const SHARED_LABELS: Readonly<Record<SharedScale, string>> = { cell: "Per map", method: "Per method", global: "Global" };
 const READOUT_HINT = "Hover over a map: the crosshair follows in every map, with each method's value below.";
 
-function readGridMaps(value: unknown): GridMaps {
-  const decoded = decodeArray(value as ArrayPayload);
-  if (decoded.shape.length !== 4) {
-    throw new RangeError(`maps: expected shape [N, M, H, W]; got [${decoded.shape.join(", ")}]`);
-  }
-  const [methods, images, rows, cols] = decoded.shape;
-  return { data: decoded.data, methods, images, rows, cols };
-}
-
 function readMethodRows(value: unknown): MethodRow[] {
   if (!Array.isArray(value)) return [];
   return value.map((m: Partial<MethodRow> | null, i) => ({
     name: String(m?.name ?? `method ${i}`),
     detail: String(m?.detail ?? ""),
-  }));
-}
-
-function readColumns(value: unknown): Column[] {
-  if (!Array.isArray(value)) return [];
-  return value.map((c: Partial<Column> | null, i) => ({
-    caption: String(c?.caption ?? `Image ${i}`),
-    label: String(c?.label ?? ""),
-    probability: typeof c?.probability === "number" ? c.probability : null,
   }));
 }
 
@@ -115,7 +83,7 @@ function render({ model, el }: RenderProps): () => void {
   header.append(subtitle);
 
   const toolbar = h("div", "xw-toolbar");
-  const uid = `xw-cg-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-cg");
 
   const sharedControl = h("div", "xw-control");
   const sharedHeading = h("div", "xw-heading", { id: `${uid}-shared` }, "Colour scale");
@@ -129,18 +97,12 @@ function render({ model, el }: RenderProps): () => void {
   sharedControl.append(sharedHeading, sharedGroup);
 
   const controls = displayControls({ uid, colormapClass: "xw-select", scaleClass: "xw-select", scaleText: "Values" });
-  const scaleControl = h("div", "xw-control");
-  scaleControl.append(controls.scaleLabel, controls.scale);
-
-  const colormapControl = h("div", "xw-control");
-  colormapControl.append(controls.colormapLabel, controls.colormap);
-
-  const opacityControl = h("div", "xw-control");
-  const opacityRow = h("div", "xw-opacity-row");
-  opacityRow.append(controls.opacity, controls.opacityValue);
-  opacityControl.append(controls.opacityLabel, opacityRow);
-
-  toolbar.append(sharedControl, scaleControl, colormapControl, opacityControl);
+  toolbar.append(
+    sharedControl,
+    controlSection(controls.scaleLabel, controls.scale),
+    controlSection(controls.colormapLabel, controls.colormap),
+    opacitySection(controls, "toolbar"),
+  );
 
   const scroll = h("div", "xw-scroll");
   const grid = h("div", "xw-grid", { role: "grid", "aria-label": "Saliency maps, methods by images", "data-testid": "xw-grid" });
@@ -152,11 +114,10 @@ function render({ model, el }: RenderProps): () => void {
   // ---------------------------------------------------------------- state
   let maps: GridMaps | null = null;
   let methods: MethodRow[] = [];
-  let columns: Column[] = [];
+  let columns: ImageColumn[] = [];
   let targets: Array<Array<ClassInfo | null>> = [];
-  let images: Array<Drawable | null> = [];
+  const images = new ImageList();
   let imageSize = { width: 1, height: 1 };
-  let imageToken = 0;
   let cells: Cell[] = [];
   let rowHeads: HTMLDivElement[] = [];
   let colHeads: HTMLDivElement[] = [];
@@ -320,7 +281,7 @@ function render({ model, el }: RenderProps): () => void {
     for (const cell of cells) {
       const ctx = cell.canvas.getContext("2d");
       if (ctx === null) continue;
-      drawOverlay(ctx, cell.canvas, images[cell.m], ready ? cell.heat : null, alpha);
+      drawOverlay(ctx, cell.canvas, images.images[cell.m], ready ? cell.heat : null, alpha);
     }
   }
 
@@ -506,8 +467,7 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- trait -> view
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
+    showText(title, model.get("title"));
     const n = N();
     const m = M();
     subtitle.textContent = `${n} method${n === 1 ? "" : "s"} \u00d7 ${m} image${m === 1 ? "" : "s"}`;
@@ -520,57 +480,22 @@ function render({ model, el }: RenderProps): () => void {
 
   function loadLabels(): void {
     methods = readMethodRows(model.get("methods"));
-    columns = readColumns(model.get("columns"));
+    columns = readImageColumns(model.get("columns"));
     targets = readTargets(model.get("targets"));
     checkShape();
   }
 
   function checkShape(): void {
-    if (maps !== null && (maps.methods !== N() || maps.images !== M())) {
-      setError(
-        "shape",
-        `maps hold ${maps.methods} methods x ${maps.images} images but methods lists ${N()} and columns ${M()}.`,
-      );
-    } else {
-      setError("shape", null);
-    }
+    setError("shape", gridMismatch(maps, N(), M()));
   }
 
   function loadImages(): void {
-    const token = ++imageToken;
-    const payloads = Array.isArray(model.get("images")) ? (model.get("images") as unknown[]) : [];
-    let size: { width: number; height: number } | null = null;
-    try {
-      payloads.forEach((p, i) => {
-        const s = checkImagePayload(p);
-        if (size === null) size = s;
-        else if (s.width !== size.width || s.height !== size.height) {
-          throw new RangeError(`image ${i} is ${s.width} x ${s.height}; image 0 is ${size.width} x ${size.height}`);
-        }
-      });
-      if (payloads.length !== M()) throw new RangeError(`${payloads.length} images for ${M()} columns`);
-      setError("image", null);
-    } catch (e) {
-      setError("image", `Cannot read the images: ${(e as Error).message}.`);
-      root.dataset.ready = "true";
-      return;
-    }
-    const sized = size as { width: number; height: number } | null;
-    if (sized !== null && (sized.width !== imageSize.width || sized.height !== imageSize.height)) {
-      imageSize = sized;
+    const resized = (size: { width: number; height: number } | null): void => {
+      if (size === null || (size.width === imageSize.width && size.height === imageSize.height)) return;
+      imageSize = size;
       build();
-    }
-    void decodeAll(payloads as ImagePayload[], () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      images.forEach((d) => releaseImage(d));
-      images = results.map((r) => (r.status === "fulfilled" ? r.value : null));
-      const failed = results.findIndex((r) => r.status === "rejected");
-      if (failed >= 0) {
-        setError("image", `Cannot decode image ${failed}: ${errorText((results[failed] as PromiseRejectedResult).reason)}.`);
-      }
-      draw();
-      root.dataset.ready = "true";
-    });
+    };
+    images.loadSameSize(model.get("images"), { count: M(), setError, root, sized: resized, decoded: draw });
   }
 
   function rebuild(): void {
@@ -611,13 +536,10 @@ function render({ model, el }: RenderProps): () => void {
   clearHover();
   loadImages();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    images.forEach((d) => releaseImage(d));
-    images = [];
-    el.replaceChildren();
-  };
+    images.dispose();
+  });
 }
 
 export type { WidgetModel };

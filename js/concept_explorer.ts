@@ -17,12 +17,12 @@
 import { asBytes, decodeArray, type ArrayPayload, type BinaryLike } from "./lib/buffers";
 import { colormapColor, colormapGradient, DIVERGING_COLORMAP } from "./lib/colormaps";
 import { bindRadioGroup, checkRadio } from "./lib/controls";
-import { SVG_NS, h, listen, readOrReport, widgetFrame } from "./lib/dom";
+import { SVG_NS, h, listen, readOrReport, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { ImageSlot } from "./lib/image";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { absQuantile, displayFor, type Range } from "./lib/normalise";
-import { drawOverlay, paintHeat, pixelRatio, readColormap } from "./lib/overlay";
+import { drawOverlay, fitCanvas, paintHeat, pixelRatio, readColormap } from "./lib/overlay";
 import { clampOpacity } from "./lib/selection";
 import { CONCEPT_EXPLORER_CSS } from "./concept_explorer.styles";
 
@@ -463,7 +463,7 @@ function render({ model, el }: RenderProps): () => void {
   stage.append(canvas, patchLayer);
   const imageCaption = h("figcaption", "xw-caption", { "data-testid": "xw-status", "aria-live": "polite" });
   const opacityRow = h("div", "xw-opacity-row");
-  const uid = `xw-ce-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-ce");
   const opacityLabel = h("label", "xw-heading", { for: `${uid}-opacity` }, "Saliency");
   const opacity = h("input", "xw-opacity", { id: `${uid}-opacity`, type: "range", min: 0, max: 1, step: 0.01, "data-testid": "xw-opacity" });
   const opacityValue = h("output", "xw-opacity-value", { "data-testid": "xw-opacity-value" });
@@ -507,9 +507,7 @@ function render({ model, el }: RenderProps): () => void {
   let graphs: GraphView[] = [];
   let masks: MaskSet = { data: new Uint8Array(0), items: [] };
   let sal: SaliencyMap | null = null;
-  let image: Drawable | null = null;
-  let imageSize = { width: 1, height: 1 };
-  let imageToken = 0;
+  const image = new ImageSlot(setError);
   /** what the pointer or the keyboard focus is on ("" none): it previews over the selection */
   let preview = "";
   const ctx = canvas.getContext("2d");
@@ -538,14 +536,8 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- image view
   function sizeStage(): void {
-    const scale = DISPLAY_SIZE / Math.max(imageSize.width, imageSize.height);
-    const cssW = Math.round(imageSize.width * scale);
-    const cssH = Math.round(imageSize.height * scale);
-    const dpr = pixelRatio();
-    canvas.style.width = `${cssW}px`;
-    canvas.style.height = `${cssH}px`;
-    canvas.width = Math.round(cssW * dpr);
-    canvas.height = Math.round(cssH * dpr);
+    const imageSize = image.size;
+    const { width: cssW, height: cssH } = fitCanvas(canvas, imageSize, DISPLAY_SIZE);
     stage.style.width = `${cssW}px`;
     stage.style.height = `${cssH}px`;
     patchLayer.setAttribute("viewBox", `0 0 ${imageSize.width} ${imageSize.height}`);
@@ -572,7 +564,7 @@ function render({ model, el }: RenderProps): () => void {
     }
     const key = `${position()}|${lit.join(",")}`;
     if (key === veilKey) return true;
-    const { width, height } = imageSize;
+    const { width, height } = image.size;
     veil.width = width;
     veil.height = height;
     const vctx = veil.getContext("2d");
@@ -587,7 +579,7 @@ function render({ model, el }: RenderProps): () => void {
 
   function drawImage(lit: string[]): void {
     if (disposed || ctx === null) return;
-    drawOverlay(ctx, canvas, image, heatReady ? heat : null, clampOpacity(model.get("opacity"), 0.45));
+    drawOverlay(ctx, canvas, image.image, heatReady ? heat : null, clampOpacity(model.get("opacity"), 0.45));
     const g = graph();
     if (lit.length > 0 && g !== null && paintVeil(lit, g)) {
       ctx.imageSmoothingEnabled = false;
@@ -601,7 +593,7 @@ function render({ model, el }: RenderProps): () => void {
     patchLayer.replaceChildren();
     patchEls = new Map();
     if (g === null) return;
-    const side = Math.max(imageSize.width, imageSize.height);
+    const side = Math.max(image.size.width, image.size.height);
     const located = g.nodes.filter((n) => n.box !== null);
     // the largest first, so that small patches stay on top and clickable
     located.sort((a, b) => area(b.box) - area(a.box));
@@ -716,7 +708,7 @@ function render({ model, el }: RenderProps): () => void {
     const bctx = backdrop.getContext("2d");
     if (bctx === null) return;
     bctx.clearRect(0, 0, backdrop.width, backdrop.height);
-    if (image) bctx.drawImage(image, 0, 0, backdrop.width, backdrop.height);
+    if (image.image) bctx.drawImage(image.image, 0, 0, backdrop.width, backdrop.height);
   }
 
   // ---------------------------------------------------------------- text view
@@ -1033,35 +1025,17 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadImage(): void {
-    const token = ++imageToken;
-    let payload: ImagePayload;
-    try {
-      imageSize = checkImagePayload(model.get("image"));
-      payload = model.get("image") as ImagePayload;
-      setError("image", null);
-    } catch (e) {
-      setError("image", `Cannot read the image: ${(e as Error).message}.`);
-      return;
-    }
-    sizeStage();
-    showClass();
-    void decodeAll([payload], () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      const [result] = results;
-      if (result.status === "fulfilled") {
-        releaseImage(image);
-        image = result.value;
-      } else {
-        setError("image", `Cannot decode the image: ${errorText(result.reason)}.`);
-      }
+    const loading = image.load(model.get("image"), () => {
       showClass();
       root.dataset.ready = "true";
     });
+    if (!loading) return;
+    sizeStage();
+    showClass();
   }
 
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
+    showText(title, model.get("title"));
   }
 
   const handlers: Array<[string, () => void]> = [
@@ -1089,13 +1063,10 @@ function render({ model, el }: RenderProps): () => void {
   loadLimit();
   loadImage();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    releaseImage(image);
-    image = null;
-    el.replaceChildren();
-  };
+    image.dispose();
+  });
 }
 
 function area(b: [number, number, number, number] | null): number {

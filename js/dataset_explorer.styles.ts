@@ -3,7 +3,7 @@
 // opened viewer's slot. Right, wrong and failed carry a mark and a word, not only a colour;
 // the colours are Okabe and Ito's colour-blind-safe blue, vermillion and reddish purple.
 
-import { baseCss, segmentCss } from "./lib/styles";
+import { baseCss, filterBarCss, thumbGridCss } from "./lib/styles";
 
 export const DATASET_EXPLORER_CSS = `${baseCss(".xw-dataset", ".xw-select")}
 .xw-dataset { --xw-good: #0072b2; --xw-bad: #d55e00; --xw-failed: #cc79a7; display: block; }
@@ -17,30 +17,10 @@ export const DATASET_EXPLORER_CSS = `${baseCss(".xw-dataset", ".xw-select")}
 }
 .xw-dataset .xw-number { width: 72px; font-variant-numeric: tabular-nums; }
 .xw-dataset .xw-number:focus-visible { outline: 2px solid var(--xw-accent); outline-offset: 1px; }
-.xw-dataset .xw-segments { display: flex; border: 1px solid var(--xw-border); border-radius: var(--xw-radius); overflow: hidden; }
-${segmentCss(".xw-dataset", ".xw-segment")}
-.xw-dataset .xw-segment { padding: 3px 9px; background: var(--xw-bg); }
-.xw-dataset .xw-count { color: var(--xw-muted); font-size: 12px; font-variant-numeric: tabular-nums; }
-.xw-dataset .xw-button {
-  font: inherit; font-size: 12px; padding: 2px 9px; border: 1px solid var(--xw-border);
-  border-radius: var(--xw-radius); background: var(--xw-bg); color: inherit; cursor: pointer;
-}
-.xw-dataset .xw-button:disabled { opacity: .45; cursor: default; }
-.xw-dataset .xw-button:focus-visible { outline: 2px solid var(--xw-accent); outline-offset: 1px; }
+${filterBarCss(".xw-dataset", true)}
 .xw-dataset .xw-pager { display: flex; align-items: center; gap: 8px; margin: 0 0 8px; font-size: 12px; }
 .xw-dataset .xw-page { font-variant-numeric: tabular-nums; color: var(--xw-muted); }
-.xw-dataset .xw-grid {
-  display: grid; gap: 8px; max-height: 480px; overflow-y: auto; padding: 2px;
-  grid-template-columns: repeat(auto-fill, minmax(var(--xw-thumb, 96px), 1fr));
-}
-.xw-dataset .xw-thumb {
-  display: flex; flex-direction: column; gap: 2px; align-items: stretch; text-align: left;
-  padding: 4px; border: 1px solid var(--xw-border); border-radius: var(--xw-radius);
-  background: var(--xw-bg); color: inherit; font: inherit; cursor: pointer; min-width: 0;
-}
-.xw-dataset .xw-thumb:hover { background: var(--xw-bg-alt); }
-.xw-dataset .xw-thumb:focus-visible { outline: 2px solid var(--xw-accent); outline-offset: 1px; }
-.xw-dataset .xw-thumb[aria-pressed="true"] { border-color: var(--xw-accent); box-shadow: 0 0 0 2px var(--xw-accent); }
+${thumbGridCss(".xw-dataset", { maxHeight: "480px", thumb: "96px", gap: "2px", padding: "4px" })}
 .xw-dataset .xw-thumb-img, .xw-dataset .xw-thumb-missing {
   display: block; width: 100%; aspect-ratio: 1 / 1; object-fit: contain; background: var(--xw-bg-alt); border-radius: 3px;
   image-rendering: pixelated;

@@ -17,10 +17,10 @@
 
 import conceptExplorer from "./concept_explorer";
 import { DATASET_EXPLORER_CSS } from "./dataset_explorer.styles";
-import { ChildModel } from "./explanation_gallery";
 import { asBytes, decodeFloat32, type BinaryLike } from "./lib/buffers";
+import { ChildView } from "./lib/child_view";
 import { bindRadioGroup, checkRadio } from "./lib/controls";
-import { h, listen, widgetFrame } from "./lib/dom";
+import { box, h, listen, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
 import { subscribe, type RenderProps, type WidgetModel, type WidgetModule } from "./lib/model";
 import { navigate } from "./lib/selection";
@@ -418,12 +418,8 @@ function render({ model, el }: RenderProps): () => void {
   const { root, header, title, error, setError } = widgetFrame("dataset", DATASET_EXPLORER_CSS);
   const subtitle = h("div", "xw-subtitle", { "data-testid": "xw-dx-summary" });
   header.append(subtitle);
-  const uid = `xw-dx-${Math.random().toString(36).slice(2, 10)}`;
-  const group = (...children: HTMLElement[]): HTMLElement => {
-    const box = h("div", "xw-filter");
-    box.append(...children);
-    return box;
-  };
+  const uid = uniqueId("xw-dx");
+  const group = (...children: HTMLElement[]): HTMLElement => box("xw-filter", ...children);
 
   // tool bar: version, grid / table, sort
   const tools = h("div", "xw-bar", { "data-testid": "xw-dx-tools" });
@@ -865,27 +861,7 @@ function render({ model, el }: RenderProps): () => void {
   );
 
   // ---------------------------------------------------------------- the opened viewer
-  let child: ChildModel | null = null;
-  let childState: Record<string, unknown> | null = null;
-  let childCleanup: (() => void) | void = undefined;
-  let mountToken = 0;
-
-  function unmount(): void {
-    mountToken += 1;
-    if (typeof childCleanup === "function") childCleanup();
-    childCleanup = undefined;
-    child?.off();
-    child = null;
-    childState = null;
-    slot.replaceChildren();
-  }
-
-  function fromChild(c: ChildModel): void {
-    if (c !== child) return;
-    const updates: Record<string, unknown> = {};
-    for (const name of SHARED) updates[name] = c.get(name);
-    save(updates);
-  }
+  const embedded = new ChildView(model, slot, SHARED);
 
   function buildViews(): void {
     const views = (Array.isArray(model.get("views")) ? (model.get("views") as unknown[]) : []).map(String);
@@ -909,7 +885,7 @@ function render({ model, el }: RenderProps): () => void {
     rovingFocus();
     root.dataset.selected = selected === null || selected === undefined ? "" : String(selected);
     if (selected === null || selected === undefined) {
-      unmount();
+      embedded.unmount();
       openedBox.hidden = true;
       return;
     }
@@ -921,28 +897,13 @@ function render({ model, el }: RenderProps): () => void {
     loading.hidden = got !== null;
     openError.hidden = got?.error == null;
     openError.textContent = got?.error ?? "";
-    if (got !== null && got.state === childState && child !== null) return;
-    unmount();
+    if (got !== null && embedded.shows(got.state)) return;
+    embedded.unmount();
     if (got === null || got.state === null) return;
-    const state: Record<string, unknown> = { ...got.state };
-    for (const name of SHARED) state[name] = model.get(name);
-    const c = new ChildModel(state, fromChild);
-    child = c;
-    childState = got.state;
     const host = h("div", "xw-viewer-host", { "data-id": String(selected), "data-view": view });
-    slot.append(host);
-    const token = mountToken;
-    try {
-      childCleanup = (MODULES[view] ?? saliencyViewer).render({ model: c, el: host }) as (() => void) | void;
-      setError("viewer", null);
-    } catch (e) {
-      if (token === mountToken) setError("viewer", `Cannot show image ${String(selected)}: ${(e as Error).message}.`);
-    }
-  }
-
-  function toChild(): void {
-    if (child === null) return;
-    for (const name of SHARED) child.set(name, model.get(name));
+    embedded.mount(MODULES[view] ?? saliencyViewer, got.state, { ...got.state }, host, (e) =>
+      setError("viewer", e === null ? null : `Cannot show image ${String(selected)}: ${e.message}.`),
+    );
   }
 
   // ---------------------------------------------------------------- trait -> view
@@ -987,8 +948,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadTitle(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
+    showText(title, model.get("title"));
   }
 
   const onMessage = (content: unknown, buffers: unknown): void => {
@@ -1018,19 +978,16 @@ function render({ model, el }: RenderProps): () => void {
   ];
   for (const name of ["true_class", "predicted_class", "correctness", "status", "confidence_range", "metric_ranges",
     "sort_by", "sort_order", "mode", "page", "page_size"]) handlers.push([`change:${name}`, refresh]);
-  for (const name of SHARED) handlers.push([`change:${name}`, toChild]);
-  cleanups.push(...subscribe(model, handlers));
+  cleanups.push(...subscribe(model, handlers), ...embedded.followParent());
 
   loadTitle();
   loadAll();
   root.dataset.ready = "true";
 
-  return () => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    unmount();
+  return teardown(el, cleanups, () => {
+    embedded.unmount();
     clearThumbnails();
-    el.replaceChildren();
-  };
+  });
 }
 
 export type { WidgetModel };

@@ -20,9 +20,10 @@
 import conceptExplorer from "./concept_explorer";
 import { asBytes, type BinaryLike } from "./lib/buffers";
 import { bindRadioGroup, checkRadio } from "./lib/controls";
-import { h, listen, widgetFrame } from "./lib/dom";
+import { box, h, listen, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatProbability } from "./lib/format";
-import { StaticModel, subscribe, type RenderProps, type WidgetModel } from "./lib/model";
+import { ChildView } from "./lib/child_view";
+import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { navigate } from "./lib/selection";
 import { EXPLANATION_GALLERY_CSS } from "./explanation_gallery.styles";
 
@@ -173,18 +174,8 @@ export function nextVisible(visible: readonly number[], current: number, key: st
 /** Traits that the explorer shares with the gallery (set on either side, mirrored). */
 export const SHARED = ["selected", "selected_class", "opacity", "colormap"] as const;
 
-/** A model for the embedded explorer: a static model whose `save_changes` passes its shared
- *  traits to the gallery's model (and saves it, once). */
-export class ChildModel extends StaticModel {
-  constructor(state: Record<string, unknown>, private readonly onSave: (child: ChildModel) => void) {
-    super(state);
-  }
-
-  save_changes(): void {
-    super.save_changes();
-    this.onSave(this);
-  }
-}
+/** The embedded explorer's model: its `save_changes` passes the shared traits to the gallery. */
+export { ChildModel } from "./lib/child_view";
 
 // ------------------------------------------------------------------ the widget
 
@@ -193,7 +184,7 @@ function render({ model, el }: RenderProps): () => void {
   const { root, header, title, error, setError } = widgetFrame("gallery", EXPLANATION_GALLERY_CSS);
   const subtitle = h("div", "xw-subtitle", { "data-testid": "xw-gallery-summary" });
   header.append(subtitle);
-  const uid = `xw-eg-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-eg");
 
   // filters
   const filters = h("div", "xw-filters", { "data-testid": "xw-gallery-filters" });
@@ -210,11 +201,7 @@ function render({ model, el }: RenderProps): () => void {
       c === "all" ? "All" : c === "correct" ? "\u2713 Right" : "\u2717 Wrong"));
   correctGroup.append(...correctButtons);
   const count = h("span", "xw-count", { "data-testid": "xw-gallery-count", "aria-live": "polite" });
-  const group = (...children: HTMLElement[]): HTMLElement => {
-    const box = h("div", "xw-filter");
-    box.append(...children);
-    return box;
-  };
+  const group = (...children: HTMLElement[]): HTMLElement => box("xw-filter", ...children);
   filters.append(
     group(classLabel, classSelect),
     group(h("span", "xw-heading", {}, "of the"), roleGroup),
@@ -396,34 +383,7 @@ function render({ model, el }: RenderProps): () => void {
   );
 
   // ---------------------------------------------------------------- the embedded explorer
-  let child: ChildModel | null = null;
-  let childData: Record<string, unknown> | null = null;
-  let childCleanup: (() => void) | void = undefined;
-  let mountToken = 0;
-
-  function unmount(): void {
-    mountToken += 1;
-    if (typeof childCleanup === "function") childCleanup();
-    childCleanup = undefined;
-    child?.off();
-    child = null;
-    childData = null;
-    slot.replaceChildren();
-  }
-
-  /** Pass the explorer's shared traits to the gallery (one save for all of them). */
-  function fromChild(c: ChildModel): void {
-    if (c !== child) return;
-    let changed = false;
-    for (const name of SHARED) {
-      const v = c.get(name);
-      if (!Object.is(v, model.get(name))) {
-        model.set(name, v);
-        changed = true;
-      }
-    }
-    if (changed) model.save_changes();
-  }
+  const embedded = new ChildView(model, slot, SHARED);
 
   function mountExplorer(): void {
     const i = Number(model.get("opened"));
@@ -432,7 +392,7 @@ function render({ model, el }: RenderProps): () => void {
     rovingFocus();
     root.dataset.opened = String(Number.isInteger(i) && i >= 0 ? i : -1);
     if (!(i >= 0) || item === undefined) {
-      unmount();
+      embedded.unmount();
       opened.hidden = true;
       return;
     }
@@ -440,31 +400,15 @@ function render({ model, el }: RenderProps): () => void {
     openedTitle.textContent = item.title;
     const data = explorerData(i, model.get("explorers"), model.get("explorer"));
     loading.hidden = data !== null;
-    if (data === childData && child !== null) return;
-    unmount();
+    if (embedded.shows(data)) return;
+    embedded.unmount();
     if (data === null) return; // the kernel sends it (change:explorer)
     const state: Record<string, unknown> = { ...data, title: "", graph_layout: model.get("graph_layout") };
     delete state.item;
-    for (const name of SHARED) state[name] = model.get(name);
-    const c = new ChildModel(state, fromChild);
-    child = c;
-    childData = data;
     const host = h("div", "xw-explorer-host", { "data-item": i });
-    slot.append(host);
-    const token = mountToken;
-    try {
-      const result = conceptExplorer.render({ model: c, el: host });
-      childCleanup = result;
-      setError("explorer", null);
-    } catch (e) {
-      if (token === mountToken) setError("explorer", `Cannot show explanation ${i}: ${(e as Error).message}.`);
-    }
-  }
-
-  /** The gallery's shared traits changed (Python, or this widget): mirror them in the explorer. */
-  function toChild(): void {
-    if (child === null) return;
-    for (const name of SHARED) child.set(name, model.get(name));
+    embedded.mount(conceptExplorer, data, state, host, (e) =>
+      setError("explorer", e === null ? null : `Cannot show explanation ${i}: ${e.message}.`),
+    );
   }
 
   // ---------------------------------------------------------------- trait -> view
@@ -478,13 +422,12 @@ function render({ model, el }: RenderProps): () => void {
     subtitle.textContent = parts.join(" \u00b7 ");
     buildThumbs();
     applyFilter();
-    unmount();
+    embedded.unmount();
     mountExplorer();
   }
 
   function loadTitle(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
+    showText(title, model.get("title"));
   }
 
   const handlers: Array<[string, () => void]> = [
@@ -496,24 +439,21 @@ function render({ model, el }: RenderProps): () => void {
     ["change:correctness", applyFilter],
     ["change:opened", mountExplorer],
     ["change:explorer", mountExplorer],
-    ["change:explorers", () => { unmount(); mountExplorer(); }],
-    ["change:graph_layout", () => { if (child !== null) child.set("graph_layout", model.get("graph_layout")); }],
+    ["change:explorers", () => { embedded.unmount(); mountExplorer(); }],
+    ["change:graph_layout", () => embedded.child?.set("graph_layout", model.get("graph_layout"))],
     ["change:title", loadTitle],
   ];
-  for (const name of SHARED) handlers.push([`change:${name}`, toChild]);
-  cleanups.push(...subscribe(model, handlers));
+  cleanups.push(...subscribe(model, handlers), ...embedded.followParent());
 
   loadTitle();
   loadAll();
   root.dataset.ready = "true";
 
-  return () => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    unmount();
+  return teardown(el, cleanups, () => {
+    embedded.unmount();
     for (const url of urls) URL.revokeObjectURL(url);
     urls = [];
-    el.replaceChildren();
-  };
+  });
 }
 
 export type { WidgetModel };

@@ -15,11 +15,12 @@
 // (-1 mean rank, -2 time, k metric) | sort_order "best" | "worst" | selected [] or
 // [method, metric] | image | scale | colormap | opacity | title | subtitle.
 
-import { decodeArray, type ArrayPayload } from "./lib/buffers";
-import { bindDisplayControls, displayControls } from "./lib/controls";
-import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
+import { decodeShaped } from "./lib/buffers";
+import { bindDisplayControls, controlSection, displayControls, opacitySection } from "./lib/controls";
+import { h, listen, readOrReport, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { ImageList } from "./lib/image";
+import { gridMismatch, readGridMaps, readImageColumns, type GridMaps, type ImageColumn } from "./lib/image_grid";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { absQuantile, displayFor, isSignedDisplay, mapRange, type Display } from "./lib/normalise";
 import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
@@ -206,20 +207,6 @@ export function formatSeconds(seconds: number | null): string {
 
 // ------------------------------------------------------------------ the widget
 
-interface Column {
-  caption: string;
-  label: string;
-  probability: number | null;
-}
-
-interface BoardMaps {
-  data: Float32Array | Uint8Array;
-  methods: number;
-  images: number;
-  rows: number;
-  cols: number;
-}
-
 interface Scores {
   data: Float32Array | Uint8Array;
   methods: number;
@@ -230,27 +217,10 @@ interface Scores {
 /** Longest side of the drawn image in CSS pixels. */
 const DISPLAY_SIZE = 256;
 
-function readBoardMaps(value: unknown): BoardMaps {
-  const decoded = decodeArray(value as ArrayPayload);
-  if (decoded.shape.length !== 4) throw new RangeError(`maps: expected shape [N, M, H, W]; got [${decoded.shape.join(", ")}]`);
-  const [methods, images, rows, cols] = decoded.shape;
-  return { data: decoded.data, methods, images, rows, cols };
-}
-
 function readScores(value: unknown): Scores {
-  const decoded = decodeArray(value as ArrayPayload);
-  if (decoded.shape.length !== 3) throw new RangeError(`scores: expected shape [N, K, M]; got [${decoded.shape.join(", ")}]`);
+  const decoded = decodeShaped(value, "scores", ["N", "K", "M"]);
   const [methods, metrics, images] = decoded.shape;
   return { data: decoded.data, methods, metrics, images };
-}
-
-function readColumns(value: unknown): Column[] {
-  if (!Array.isArray(value)) return [];
-  return value.map((c: Partial<Column> | null, i) => ({
-    caption: String(c?.caption ?? `Image ${i}`),
-    label: String(c?.label ?? ""),
-    probability: typeof c?.probability === "number" ? c.probability : null,
-  }));
 }
 
 interface Row {
@@ -268,7 +238,7 @@ function render({ model, el }: RenderProps): () => void {
   const { root, header, title, error, setError } = widgetFrame("leaderboard", LEADERBOARD_CSS);
   const subtitle = h("div", "xw-subtitle", { "data-testid": "xw-subtitle" });
   header.append(subtitle);
-  const uid = `xw-lb-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-lb");
 
   const body = h("div", "xw-body");
   const board = h("div", "xw-board");
@@ -298,15 +268,17 @@ function render({ model, el }: RenderProps): () => void {
   const tickMax = h("span", null, { "data-testid": "xw-tick-max" });
   ticks.append(tickMin, tickMax);
   const controls = displayControls({ uid, colormapClass: "xw-select", scaleClass: "xw-select", scaleText: "Values" });
-  const colormapControl = h("div", "xw-control");
-  colormapControl.append(controls.colormapLabel, controls.colormap);
-  const scaleControl = h("div", "xw-control");
-  scaleControl.append(controls.scaleLabel, controls.scale);
-  const opacityControl = h("div", "xw-control");
-  const opacityRow = h("div", "xw-opacity-row");
-  opacityRow.append(controls.opacity, controls.opacityValue);
-  opacityControl.append(controls.opacityLabel, opacityRow);
-  detail.append(detailTitle, imageControl, canvas, ramp, ticks, score, colormapControl, scaleControl, opacityControl);
+  detail.append(
+    detailTitle,
+    imageControl,
+    canvas,
+    ramp,
+    ticks,
+    score,
+    controlSection(controls.colormapLabel, controls.colormap),
+    controlSection(controls.scaleLabel, controls.scale),
+    opacitySection(controls, "toolbar"),
+  );
 
   body.append(board, detail);
   root.append(body, error);
@@ -321,12 +293,11 @@ function render({ model, el }: RenderProps): () => void {
   let notes: string[][] = [];
   let ranks: Array<Array<number | null>> = [];
   let rankMeans: Array<number | null> = [];
-  let columns: Column[] = [];
-  let maps: BoardMaps | null = null;
+  let columns: ImageColumn[] = [];
+  let maps: GridMaps | null = null;
   let scores: Scores | null = null;
-  let images: Array<Drawable | null> = [];
+  const images = new ImageList();
   let imageSize = { width: 1, height: 1 };
-  let imageToken = 0;
   let rows: Row[] = [];
   let heads: HTMLTableCellElement[] = [];
   let display: Display | null = null;
@@ -517,7 +488,7 @@ function render({ model, el }: RenderProps): () => void {
     }),
   );
 
-  function usableMaps(): BoardMaps | null {
+  function usableMaps(): GridMaps | null {
     return maps !== null && maps.methods === N() && maps.images === M() && maps.rows > 0 && maps.cols > 0 ? maps : null;
   }
 
@@ -544,7 +515,7 @@ function render({ model, el }: RenderProps): () => void {
     if (disposed) return;
     const ctx = canvas.getContext("2d");
     if (ctx === null) return;
-    drawOverlay(ctx, canvas, images[currentImage()] ?? null, display === null ? null : heat, clampOpacity(model.get("opacity")));
+    drawOverlay(ctx, canvas, images.images[currentImage()] ?? null, display === null ? null : heat, clampOpacity(model.get("opacity")));
     canvas.dataset.drawn = String(display !== null);
   }
 
@@ -612,10 +583,8 @@ function render({ model, el }: RenderProps): () => void {
 
   // ---------------------------------------------------------------- trait -> view
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
-    subtitle.textContent = String(model.get("subtitle") ?? "");
-    subtitle.hidden = subtitle.textContent === "";
+    showText(title, model.get("title"));
+    showText(subtitle, model.get("subtitle"));
   }
 
   function loadTable(): void {
@@ -627,7 +596,7 @@ function render({ model, el }: RenderProps): () => void {
     notes = readNotes(model.get("notes"), N(), K());
     ranks = rankMatrix(means, metrics.map((m) => m.higherIsBetter));
     rankMeans = meanRanks(ranks);
-    columns = readColumns(model.get("columns"));
+    columns = readImageColumns(model.get("columns"));
     loadScores();
     checkShape();
   }
@@ -637,13 +606,14 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadMaps(): void {
-    maps = readOrReport(setError, "maps", () => readBoardMaps(model.get("maps")));
+    maps = readOrReport(setError, "maps", () => readGridMaps(model.get("maps")));
     checkShape();
   }
 
   function checkShape(): void {
-    if (maps !== null && (maps.methods !== N() || maps.images !== M())) {
-      setError("shape", `maps hold ${maps.methods} methods x ${maps.images} images but methods lists ${N()} and columns ${M()}.`);
+    const mismatch = gridMismatch(maps, N(), M());
+    if (mismatch !== null) {
+      setError("shape", mismatch);
     } else if (scores !== null && (scores.methods !== N() || scores.metrics !== K() || scores.images !== M())) {
       setError("shape", `scores hold ${scores.methods} x ${scores.metrics} x ${scores.images} values for ${N()} methods, ${K()} metrics and ${M()} images.`);
     } else {
@@ -652,35 +622,11 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadImages(): void {
-    const token = ++imageToken;
-    const payloads = Array.isArray(model.get("images")) ? (model.get("images") as unknown[]) : [];
-    try {
-      payloads.forEach((p, i) => {
-        const s = checkImagePayload(p);
-        if (i === 0) imageSize = s;
-        else if (s.width !== imageSize.width || s.height !== imageSize.height) {
-          throw new RangeError(`image ${i} is ${s.width} x ${s.height}; image 0 is ${imageSize.width} x ${imageSize.height}`);
-        }
-      });
-      if (payloads.length !== M()) throw new RangeError(`${payloads.length} images for ${M()} columns`);
-      setError("image", null);
-    } catch (e) {
-      setError("image", `Cannot read the images: ${(e as Error).message}.`);
-      root.dataset.ready = "true";
-      return;
-    }
-    sizeCanvas();
-    void decodeAll(payloads as ImagePayload[], () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      images.forEach((d) => releaseImage(d));
-      images = results.map((r) => (r.status === "fulfilled" ? r.value : null));
-      const failed = results.findIndex((r) => r.status === "rejected");
-      if (failed >= 0) {
-        setError("image", `Cannot decode image ${failed}: ${errorText((results[failed] as PromiseRejectedResult).reason)}.`);
-      }
-      draw();
-      root.dataset.ready = "true";
-    });
+    const resized = (size: { width: number; height: number } | null): void => {
+      imageSize = size ?? imageSize;
+      sizeCanvas();
+    };
+    images.loadSameSize(model.get("images"), { count: M(), setError, root, sized: resized, decoded: draw });
   }
 
   function reloadTable(): void {
@@ -725,13 +671,10 @@ function render({ model, el }: RenderProps): () => void {
   build();
   loadImages();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    images.forEach((d) => releaseImage(d));
-    images = [];
-    el.replaceChildren();
-  };
+    images.dispose();
+  });
 }
 
 export type { WidgetModel };

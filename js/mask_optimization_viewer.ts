@@ -13,16 +13,18 @@
 // newer `frames` replaces the cache. Slider, play, row, opacity, colour map and range are all
 // client-side; UI changes set the trait and call save_changes().
 
-import { decodeArray, type ArrayPayload } from "./lib/buffers";
-import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
-import { h, listen, widgetFrame } from "./lib/dom";
+import { decodeArray, decodeShaped, type ArrayPayload } from "./lib/buffers";
+import { colourBar } from "./lib/colourbar";
+import { PositionPicker, bindDisplayControls, controlSection, displayControls, opacitySection } from "./lib/controls";
+import { box, h, listen, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
 import { formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { ImageList, checkImagePayload, decodeFailures, type ImagePayload } from "./lib/image";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { mapRange, unionRange, type Display, type Range } from "./lib/normalise";
-import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap } from "./lib/overlay";
-import { cellAt } from "./lib/pointer";
+import { drawOverlay, fitCanvas, paintColourBar, paintHeat, pixelRatio, readColormap } from "./lib/overlay";
+import { bindHover, clearReadout as showHint, showReadout } from "./lib/readout";
 import { clampOpacity, clampSelection } from "./lib/selection";
+import { StepControl, positionText } from "./lib/step_control";
 import { MASK_VIEWER_CSS } from "./mask_optimization_viewer.styles";
 
 // ------------------------------------------------------------------------------ pure logic
@@ -103,10 +105,7 @@ export function readFrames(value: unknown, rows: number): FrameSet | null {
   const v = value as { seq?: unknown; steps?: unknown; masks?: unknown; losses?: unknown };
   const steps = Array.isArray(v.steps) ? v.steps.map(Number) : [];
   if (steps.some((s) => !Number.isInteger(s))) throw new TypeError("frames.steps: expected integers");
-  const decoded = decodeArray(v.masks as ArrayPayload);
-  if (decoded.shape.length !== 4) {
-    throw new RangeError(`frames.masks: expected shape [T, R, H, W]; got [${decoded.shape.join(", ")}]`);
-  }
+  const decoded = decodeShaped(v.masks, "frames.masks", ["T", "R", "H", "W"]);
   const [t, r, height, width] = decoded.shape;
   if (t !== steps.length) throw new RangeError(`frames: ${t} frames of masks but ${steps.length} steps`);
   if (r !== rows) throw new RangeError(`frames: masks of ${r} rows but rows lists ${rows}`);
@@ -125,10 +124,7 @@ export function readFrames(value: unknown, rows: number): FrameSet | null {
 export function readLive(value: unknown, rows: number): LiveFrame | null {
   if (isEmpty(value)) return null;
   const v = value as { seq?: unknown; step?: unknown; start?: unknown; kept?: unknown; masks?: unknown; losses?: unknown };
-  const decoded = decodeArray(v.masks as ArrayPayload);
-  if (decoded.shape.length !== 3) {
-    throw new RangeError(`live.masks: expected shape [n, H, W]; got [${decoded.shape.join(", ")}]`);
-  }
+  const decoded = decodeShaped(v.masks, "live.masks", ["n", "H", "W"]);
   const [count, height, width] = decoded.shape;
   const start = Number(v.start);
   const step = Number(v.step);
@@ -358,6 +354,14 @@ function readValueRange(model: WidgetModel): ValueRange {
   return isValueRange(v) ? v : "unit";
 }
 
+/** The row picker's button: the row's label, and its detail under it. */
+function rowButton(r: RowInfo, position: number): HTMLButtonElement {
+  const button = h("button", "xw-row", { type: "button", role: "radio", "data-testid": `xw-row-${position}`, "data-position": position });
+  button.append(h("span", "xw-row-label", {}, r.label));
+  if (r.detail) button.append(h("span", "xw-row-detail", {}, r.detail));
+  return button;
+}
+
 function render({ model, el }: RenderProps): () => void {
   const cleanups: Array<() => void> = [];
   let disposed = false;
@@ -370,70 +374,50 @@ function render({ model, el }: RenderProps): () => void {
   const stage = h("figure", "xw-stage");
   const canvas = h("canvas", "xw-canvas", { "data-testid": "xw-canvas", role: "img", width: 1, height: 1 });
   const caption = h("figcaption", "xw-step-text", { "data-testid": "xw-step-text", "aria-live": "off" });
-  const uid = `xw-mo-${Math.random().toString(36).slice(2, 10)}`;
-  const sliderRow = h("div", "xw-slider-row");
-  const play = h("button", "xw-play", { type: "button", "data-testid": "xw-play", "aria-label": "Play the steps" }, "\u25b6");
-  const sliderLabel = h("label", "xw-visually-hidden", { for: `${uid}-step` }, "Step");
-  const slider = h("input", "xw-step-slider", {
-    id: `${uid}-step`, type: "range", min: 0, max: 0, step: 1, value: 0, "data-testid": "xw-step-slider",
-  });
-  const stepOut = h("output", "xw-step-value", { "data-testid": "xw-step-value" });
-  stepOut.htmlFor.add(slider.id);
-  sliderRow.append(play, sliderLabel, slider, stepOut);
+  const uid = uniqueId("xw-mo");
+  const stepper = new StepControl({ uid, name: "step", label: "Step", playLabel: "Play the steps", interval: PLAY_INTERVAL, root });
+  const { slider, play } = stepper;
   const followLabel = h("label", "xw-follow");
   const followBox = h("input", null, { type: "checkbox", "data-testid": "xw-follow" });
   followLabel.append(followBox, document.createTextNode(" Follow the newest step"));
   const readout = h("div", "xw-readout", { "data-testid": "xw-readout", "data-active": "false" });
-  stage.append(canvas, caption, sliderRow, followLabel, readout);
+  stage.append(canvas, caption, stepper.row, followLabel, readout);
 
   const panel = h("div", "xw-panel");
   const controls = displayControls({ uid, colormapClass: "xw-select", scaleClass: "xw-select", scaleText: "Scale" });
 
-  const rowSection = h("div", "xw-control xw-rows");
-  const rowHeading = h("div", "xw-heading", { "aria-hidden": "true" }, "Image and target");
-  const rowList = h("div", "xw-row-list", { role: "radiogroup", "aria-label": "Image and target", "data-testid": "xw-rows" });
-  rowSection.append(rowHeading, rowList);
+  const rowPicker = new PositionPicker(model, cleanups, {
+    trait: "row", sectionClass: "xw-rows", listClass: "xw-row-list", selector: ".xw-row", label: "Image and target",
+    testid: "xw-rows", current: () => currentRow(), count: () => rows.length, make: rowButton,
+  });
 
-  const opacitySection = h("div", "xw-control");
-  const opacityRow = h("div", "xw-control-row");
-  opacityRow.append(controls.opacityLabel, controls.opacityValue);
-  opacitySection.append(opacityRow, controls.opacity);
-
-  const colormapSection = h("div", "xw-control");
-  colormapSection.append(controls.colormapLabel, controls.colormap);
-
-  const rangeSection = h("div", "xw-control");
   const rangeLabel = h("label", "xw-heading", { for: `${uid}-range` }, "Value range");
   const rangeSelect = h("select", "xw-select", { id: `${uid}-range`, "data-testid": "xw-value-range" });
   for (const [value, text] of VALUE_RANGE_LABELS) rangeSelect.append(h("option", null, { value }, text));
-  rangeSection.append(rangeLabel, rangeSelect);
 
-  const colorbar = h("div", "xw-control xw-colorbar", { "data-testid": "xw-colorbar" });
-  const ramp = h("div", "xw-colorbar-ramp", { "aria-hidden": "true" });
-  const ticks = h("div", "xw-colorbar-ticks");
-  const tickMin = h("span", null, { "data-testid": "xw-colorbar-min" });
-  const tickMax = h("span", null, { "data-testid": "xw-colorbar-max" });
-  ticks.append(tickMin, tickMax);
-  colorbar.append(h("div", "xw-heading", {}, "Mask value"), ramp, ticks);
+  const colorbar = colourBar("Mask value");
 
   const lossSection = h("div", "xw-control xw-loss", { "data-testid": "xw-loss" });
   const lossHeading = h("div", "xw-heading", {}, "Loss");
   const spark = h("canvas", "xw-spark", { "data-testid": "xw-spark", role: "img", "aria-label": "Loss at each kept step" });
   lossSection.append(lossHeading, spark);
 
-  panel.append(rowSection, opacitySection, colormapSection, rangeSection, colorbar, lossSection);
-  const body = h("div", "xw-body");
-  body.append(stage, panel);
-  root.append(body, error);
+  panel.append(
+    rowPicker.section,
+    opacitySection(controls, "panel"),
+    controlSection(controls.colormapLabel, controls.colormap),
+    controlSection(rangeLabel, rangeSelect),
+    colorbar.root,
+    lossSection,
+  );
+  root.append(box("xw-body", stage, panel), error);
   el.replaceChildren(root);
 
   // ---------------------------------------------------------------- state
   const cache = new FrameCache();
   let rows: RowInfo[] = [];
-  let images: Array<Drawable | null> = [];
+  const images = new ImageList();
   let sizes: Array<{ width: number; height: number }> = [];
-  let imageToken = 0;
-  let playTimer: ReturnType<typeof setInterval> | null = null;
   let askedSync = false;
   const heat = document.createElement("canvas");
   let display: Display = { range: { min: 0, max: 1 }, signed: false };
@@ -452,19 +436,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function sizeCanvas(): void {
-    const size = sizes[rows[currentRow()]?.image ?? 0] ?? sizes[0] ?? { width: 1, height: 1 };
-    const scale = DISPLAY_SIZE / Math.max(size.width, size.height);
-    const cssW = Math.round(size.width * scale);
-    const cssH = Math.round(size.height * scale);
-    const dpr = pixelRatio();
-    canvas.style.width = `${cssW}px`;
-    canvas.style.height = `${cssH}px`;
-    const w = Math.round(cssW * dpr);
-    const hh = Math.round(cssH * dpr);
-    if (canvas.width !== w || canvas.height !== hh) {
-      canvas.width = w;
-      canvas.height = hh;
-    }
+    fitCanvas(canvas, sizes[rows[currentRow()]?.image ?? 0] ?? sizes[0] ?? { width: 1, height: 1 }, DISPLAY_SIZE);
   }
 
   function draw(): void {
@@ -478,10 +450,10 @@ function render({ model, el }: RenderProps): () => void {
       drawn = paintHeat(heat, masks, row, cache.height, cache.width, display, readColormap(model));
     }
     const info = rows[row];
-    drawOverlay(ctx, canvas, info ? images[info.image] : images[0], drawn ? heat : null, clampOpacity(model.get("opacity")));
-    paintColourBar(ramp, tickMin, tickMax, drawn ? display : null, readColormap(model));
+    drawOverlay(ctx, canvas, info ? images.images[info.image] : images.images[0], drawn ? heat : null, clampOpacity(model.get("opacity")));
+    paintColourBar(colorbar.ramp, colorbar.min, colorbar.max, drawn ? display : null, readColormap(model));
     const loss = step === null ? Number.NaN : cache.loss(step, row);
-    caption.textContent = stepText(step, loss, following() && step !== null && cache.liveStep === step && playTimer === null);
+    caption.textContent = stepText(step, loss, following() && step !== null && cache.liveStep === step && !stepper.playing);
     root.dataset.step = step === null ? "" : String(step);
     canvas.setAttribute("aria-label", info ? `${info.label}: mask at ${caption.textContent}` : "Image with its mask overlaid");
     syncSlider(step);
@@ -491,13 +463,8 @@ function render({ model, el }: RenderProps): () => void {
   // ---------------------------------------------------------------- slider, follow, play
   function syncSlider(step: number | null): void {
     const steps = cache.steps();
-    slider.max = String(Math.max(0, steps.length - 1));
-    slider.disabled = steps.length < 2;
-    play.disabled = steps.length < 2;
     const index = step === null ? 0 : nearestIndex(steps, step);
-    if (document.activeElement !== slider || Number(slider.value) !== index) slider.value = String(index);
-    stepOut.textContent = step === null ? "" : `${index + 1} / ${steps.length}`;
-    slider.setAttribute("aria-valuetext", step === null ? "no steps" : `step ${step}`);
+    stepper.sync(index, steps.length, step === null ? "" : positionText(index, steps.length), step === null ? "no steps" : `step ${step}`);
     followBox.checked = following();
   }
 
@@ -506,7 +473,7 @@ function render({ model, el }: RenderProps): () => void {
     const steps = cache.steps();
     if (steps.length === 0) return;
     const i = Math.max(0, Math.min(steps.length - 1, Math.trunc(index)));
-    const atEnd = i === steps.length - 1 && playTimer === null;
+    const atEnd = i === steps.length - 1 && !stepper.playing;
     model.set("step", steps[i]);
     model.set("follow", atEnd);
     draw();
@@ -514,12 +481,7 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function stopPlaying(save: boolean): void {
-    if (playTimer === null) return;
-    clearInterval(playTimer);
-    playTimer = null;
-    play.textContent = "\u25b6";
-    play.setAttribute("aria-label", "Play the steps");
-    root.dataset.playing = "false";
+    if (!stepper.stop()) return;
     draw();
     if (save) model.save_changes();
   }
@@ -540,20 +502,17 @@ function render({ model, el }: RenderProps): () => void {
       model.save_changes();
     }),
     listen(play, "click", () => {
-      if (playTimer !== null) return stopPlaying(true);
+      if (stepper.playing) return stopPlaying(true);
       const steps = cache.steps();
       if (steps.length < 2) return;
       let index = nearestIndex(steps, shownStep() ?? steps[0]);
       if (index >= steps.length - 1) index = -1; // from the start again
-      play.textContent = "\u275a\u275a";
-      play.setAttribute("aria-label", "Pause");
-      root.dataset.playing = "true";
-      playTimer = setInterval(() => {
+      stepper.start(() => {
         index += 1;
         const last = cache.steps().length - 1;
         showIndex(index, false);
         if (index >= last) stopPlaying(true);
-      }, PLAY_INTERVAL);
+      });
     }),
   );
 
@@ -611,39 +570,10 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   // ---------------------------------------------------------------- row picker
-  const rowButtons: HTMLButtonElement[] = [];
-
   function buildRows(): void {
-    rowList.replaceChildren();
-    rowButtons.length = 0;
-    rows.forEach((r, i) => {
-      const button = h("button", "xw-row", { type: "button", role: "radio", "data-testid": `xw-row-${i}`, "data-position": i });
-      button.append(h("span", "xw-row-label", {}, r.label));
-      if (r.detail) button.append(h("span", "xw-row-detail", {}, r.detail));
-      rowList.append(button);
-      rowButtons.push(button);
-    });
-    rowSection.hidden = rows.length <= 1;
-    checkRadio(rowButtons, currentRow());
+    rowPicker.fill(rows);
+    rowPicker.section.hidden = rows.length <= 1;
   }
-
-  function chooseRow(position: number, focus: boolean): void {
-    const p = clampSelection(position, rows.length);
-    if (focus) rowButtons[p]?.focus();
-    if (p === model.get("row")) return;
-    model.set("row", p);
-    model.save_changes();
-  }
-
-  cleanups.push(
-    ...bindRadioGroup(rowList, {
-      selector: ".xw-row",
-      position: (button) => Number(button.dataset.position),
-      current: currentRow,
-      count: () => rows.length,
-      choose: chooseRow,
-    }),
-  );
 
   // ---------------------------------------------------------------- display controls
   const sync = bindDisplayControls(model, controls, cleanups);
@@ -656,25 +586,25 @@ function render({ model, el }: RenderProps): () => void {
   );
 
   // ---------------------------------------------------------------- hover read-out
-  function clearReadout(): void {
-    readout.textContent = "Hover over the image to read the mask value.";
-    readout.dataset.active = "false";
-    delete readout.dataset.value;
-  }
+  const clearReadout = (): void => showHint(readout, "Hover over the image to read the mask value.");
+  /** The masks of the step shown, null for none. */
+  const shownMasks = (): Float32Array | null => {
+    const step = shownStep();
+    return step === null ? null : cache.masksOf(step);
+  };
 
   cleanups.push(
-    listen(canvas, "pointermove", (event) => {
-      const step = shownStep();
-      const masks = step === null ? null : cache.masksOf(step);
-      if (masks === null) return;
-      const cell = cellAt(event.clientX, event.clientY, canvas.getBoundingClientRect(), cache.height, cache.width);
-      if (cell === null) return clearReadout();
-      const value = masks[currentRow() * cache.height * cache.width + cell.index];
-      readout.textContent = `Step ${step}: ${formatValue(value)} at (x ${cell.col}, y ${cell.row})`;
-      readout.dataset.active = "true";
-      readout.dataset.value = String(value);
-    }),
-    listen(canvas, "pointerleave", clearReadout),
+    ...bindHover(
+      canvas,
+      () => (shownMasks() === null ? null : { rows: cache.height, cols: cache.width }),
+      (cell) => {
+        const masks = shownMasks();
+        if (masks === null) return;
+        const value = masks[currentRow() * cache.height * cache.width + cell.index];
+        showReadout(readout, `Step ${shownStep()}: ${formatValue(value)} at (x ${cell.col}, y ${cell.row})`, value);
+      },
+      clearReadout,
+    ),
   );
 
   // ---------------------------------------------------------------- trait -> view
@@ -721,7 +651,6 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadImages(): void {
-    const token = ++imageToken;
     const value = model.get("images");
     const payloads: ImagePayload[] = [];
     try {
@@ -730,20 +659,14 @@ function render({ model, el }: RenderProps): () => void {
       payloads.push(...(value as ImagePayload[]));
       setError("images", null);
     } catch (e) {
+      images.supersede();
       setError("images", `Cannot read the images: ${(e as Error).message}.`);
       return;
     }
     sizeCanvas();
     draw();
-    void decodeAll(payloads, () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      for (const old of images) releaseImage(old);
-      const failed: string[] = [];
-      images = results.map((r, i) => {
-        if (r.status === "fulfilled") return r.value;
-        failed.push(`image ${i}: ${errorText(r.reason)}`);
-        return null;
-      });
+    images.decode(payloads, (results) => {
+      const failed = decodeFailures(results);
       setError("decode", failed.length ? `Cannot decode ${failed.join("; ")}.` : null);
       root.dataset.ready = "true";
       draw();
@@ -751,10 +674,8 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
-    title.hidden = title.textContent === "";
-    status.textContent = String(model.get("status") ?? "");
-    status.hidden = status.textContent === "";
+    showText(title, model.get("title"));
+    showText(status, model.get("status"));
   }
 
   const handlers: Array<[string, () => void]> = [
@@ -764,7 +685,7 @@ function render({ model, el }: RenderProps): () => void {
     ["change:kept_steps", () => { cache.prune(keptSteps()); draw(); }],
     ["change:step", draw],
     ["change:follow", () => { if (following()) stopPlaying(false); draw(); }],
-    ["change:row", () => { checkRadio(rowButtons, currentRow()); sizeCanvas(); draw(); clearReadout(); }],
+    ["change:row", () => { rowPicker.check(); sizeCanvas(); draw(); clearReadout(); }],
     ["change:opacity", () => { sync.opacity(); draw(); }],
     ["change:colormap", () => { sync.colormap(); draw(); }],
     ["change:value_range", () => { rangeSelect.value = readValueRange(model); draw(); }],
@@ -783,15 +704,11 @@ function render({ model, el }: RenderProps): () => void {
   clearReadout();
   loadImages();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    if (playTimer !== null) clearInterval(playTimer);
-    playTimer = null;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    for (const image of images) releaseImage(image);
-    images = [];
-    el.replaceChildren();
-  };
+    stepper.dispose();
+    images.dispose();
+  });
 }
 
 export type { WidgetModel };

@@ -14,18 +14,19 @@
 // points {} or {data, dtype, shape: [R, N, 2]}: per row, (x, y) image pixels drawn as a
 // numbered path (FovEx's fixations; NaN: no point) | show_points (the "Fixations" checkbox).
 
-import { decodeArray, type ArrayPayload } from "./lib/buffers";
+import { decodeShaped } from "./lib/buffers";
 import { DIVERGING_COLORMAP } from "./lib/colormaps";
-import { bindDisplayControls, bindRadioGroup, checkRadio, displayControls } from "./lib/controls";
-import { h, listen, readOrReport, widgetFrame } from "./lib/dom";
-import { classText, formatProbability, formatValue } from "./lib/format";
-import { checkImagePayload, decodeAll, errorText, releaseImage, type Drawable, type ImagePayload } from "./lib/image";
+import { colourBar } from "./lib/colourbar";
+import { PositionPicker, bindDisplayControls, bindRadioGroup, checkRadio, classButton, controlSection, displayControls, opacitySection } from "./lib/controls";
+import { box, h, listen, readOrReport, showText, teardown, uniqueId, widgetFrame } from "./lib/dom";
+import { formatValue } from "./lib/format";
+import { ImageSlot } from "./lib/image";
 import { carrySelection, readClasses, readMethods, type ClassInfo, type MethodInfo } from "./lib/methods";
 import { subscribe, type RenderProps, type WidgetModel } from "./lib/model";
 import { absQuantile, displayFor, isSignedDisplay, level, mapRange, type Display } from "./lib/normalise";
-import { drawOverlay, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
-import { cellAt } from "./lib/pointer";
+import { drawOverlay, fitCanvas, paintColourBar, paintHeat, pixelRatio, readColormap, readScale } from "./lib/overlay";
 import { describePath, drawPath, pathOf, readPoints, type Points } from "./lib/points";
+import { bindHover, clearReadout as showHint, showReadout } from "./lib/readout";
 import { clampOpacity, clampSelection } from "./lib/selection";
 import { SALIENCY_VIEWER_CSS } from "./saliency_viewer.styles";
 
@@ -42,12 +43,20 @@ interface Maps {
 const DISPLAY_SIZE = 320;
 
 function readMaps(value: unknown): Maps {
-  const decoded = decodeArray(value as ArrayPayload);
-  if (decoded.shape.length !== 3) {
-    throw new RangeError(`maps: expected shape [K, H, W]; got [${decoded.shape.join(", ")}]`);
-  }
+  const decoded = decodeShaped(value, "maps", ["K", "H", "W"]);
   const [count, rows, cols] = decoded.shape;
   return { data: decoded.data, count, rows, cols };
+}
+
+/** A class picker's button with a bar under it as long as the class's probability. */
+function probabilityButton(c: ClassInfo, position: number): HTMLButtonElement {
+  const button = classButton(c, position);
+  const track = h("span", "xw-class-track", { "aria-hidden": "true" });
+  const bar = h("span", "xw-class-bar");
+  bar.style.width = `${Math.max(0, Math.min(1, c.probability ?? 0)) * 100}%`;
+  track.append(bar);
+  button.append(track);
+  return button;
 }
 
 function render({ model, el }: RenderProps): () => void {
@@ -67,37 +76,22 @@ function render({ model, el }: RenderProps): () => void {
 
   const panel = h("div", "xw-panel");
   // Labels are tied to their controls by id (unique per render).
-  const uid = `xw-sv-${Math.random().toString(36).slice(2, 10)}`;
+  const uid = uniqueId("xw-sv");
   const controls = displayControls({ uid, colormapClass: "xw-colormap", scaleClass: "xw-colormap xw-scale", scaleText: "Scale" });
 
-  const classSection = h("div", "xw-control xw-classes");
-  const classHeading = h("div", "xw-heading", { "aria-hidden": "true" }, "Class");
-  const classList = h("div", "xw-class-list", { role: "radiogroup", "aria-label": "Class", "data-testid": "xw-classes" });
-  classSection.append(classHeading, classList);
+  const classPicker = new PositionPicker(model, cleanups, {
+    trait: "selected", sectionClass: "xw-classes", listClass: "xw-class-list", selector: ".xw-class", label: "Class",
+    testid: "xw-classes", current: () => selected(), count: () => currentMethod().count, make: probabilityButton,
+  });
 
-  const opacitySection = h("div", "xw-control");
-  const opacityRow = h("div", "xw-control-row");
-  opacityRow.append(controls.opacityLabel, controls.opacityValue);
-  opacitySection.append(opacityRow, controls.opacity);
-
-  const colormapSection = h("div", "xw-control");
-  colormapSection.append(controls.colormapLabel, controls.colormap);
-
-  const scaleSection = h("div", "xw-control");
-  scaleSection.append(controls.scaleLabel, controls.scale);
-
-  const colorbar = h("div", "xw-control xw-colorbar", { "data-testid": "xw-colorbar", "data-signed": "false" });
-  const colorbarHeading = h("div", "xw-heading", { "data-testid": "xw-colorbar-heading" }, "Map value");
-  const ramp = h("div", "xw-colorbar-ramp", { "aria-hidden": "true" });
-  const marker = h("span", "xw-colorbar-marker", { "data-testid": "xw-colorbar-marker", hidden: true });
-  ramp.append(marker);
-  const ticks = h("div", "xw-colorbar-ticks");
-  const tickMin = h("span", "xw-colorbar-min", { "data-testid": "xw-colorbar-min" });
-  const tickMid = h("span", "xw-colorbar-mid", { "data-testid": "xw-colorbar-mid", hidden: true }, "0");
-  const tickMax = h("span", "xw-colorbar-max", { "data-testid": "xw-colorbar-max" });
-  ticks.append(tickMin, tickMid, tickMax);
+  // The colour bar of signed maps: a 0 tick in the middle, a note, a marker at the hovered value.
   const colorbarNote = h("div", "xw-note", { "data-testid": "xw-colorbar-note", hidden: true });
-  colorbar.append(colorbarHeading, ramp, ticks, colorbarNote);
+  const colorbar = colourBar("Map value", colorbarNote);
+  colorbar.root.dataset.signed = "false";
+  const marker = h("span", "xw-colorbar-marker", { "data-testid": "xw-colorbar-marker", hidden: true });
+  colorbar.ramp.append(marker);
+  const tickMid = h("span", "xw-colorbar-mid", { "data-testid": "xw-colorbar-mid", hidden: true }, "0");
+  colorbar.min.after(tickMid);
 
   const pointsSection = h("div", "xw-control xw-points", { hidden: true });
   const pointsRow = h("div", "xw-points-row");
@@ -107,19 +101,22 @@ function render({ model, el }: RenderProps): () => void {
   const pointsNote = h("div", "xw-note", { "data-testid": "xw-points-note" });
   pointsSection.append(pointsRow, pointsNote);
 
-  panel.append(classSection, opacitySection, colormapSection, scaleSection, colorbar, pointsSection);
-  const body = h("div", "xw-body");
-  body.append(stage, panel);
-  root.append(body, error);
+  panel.append(
+    classPicker.section,
+    opacitySection(controls, "panel"),
+    controlSection(controls.colormapLabel, controls.colormap),
+    controlSection(controls.scaleLabel, controls.scale),
+    colorbar.root,
+    pointsSection,
+  );
+  root.append(box("xw-body", stage, panel), error);
   el.replaceChildren(root);
 
   // ---------------------------------------------------------------- state
   let classes: ClassInfo[] = [];
   let methods: MethodInfo[] = [];
   let maps: Maps | null = null;
-  let image: Drawable | null = null;
-  let imageSize = { width: 1, height: 1 };
-  let imageToken = 0;
+  const image = new ImageSlot(setError);
   /** true while the UI sets method_index and selected together (one redraw, one save) */
   let switching = false;
   // The coloured map of the current row, cached by (row, colour map, scale, maps object).
@@ -148,18 +145,6 @@ function render({ model, el }: RenderProps): () => void {
     return currentMethod().start + selected();
   }
 
-  function sizeCanvas(): void {
-    const { width, height } = imageSize;
-    const scale = DISPLAY_SIZE / Math.max(width, height);
-    const cssW = Math.round(width * scale);
-    const cssH = Math.round(height * scale);
-    const dpr = pixelRatio();
-    canvas.style.width = `${cssW}px`;
-    canvas.style.height = `${cssH}px`;
-    canvas.width = Math.round(cssW * dpr);
-    canvas.height = Math.round(cssH * dpr);
-  }
-
   /** Recolour the current row's map into the offscreen canvas when needed. */
   function updateHeat(): boolean {
     if (maps === null || maps.count === 0) return false;
@@ -181,11 +166,11 @@ function render({ model, el }: RenderProps): () => void {
   function draw(): void {
     if (disposed || ctx === null) return;
     const drawn = updateHeat();
-    drawOverlay(ctx, canvas, image, drawn ? heat : null, clampOpacity(model.get("opacity")));
+    drawOverlay(ctx, canvas, image.image, drawn ? heat : null, clampOpacity(model.get("opacity")));
     updateColorbar(drawn);
     const path = pathOf(points, currentRow());
     const showPath = model.get("show_points") !== false && path.vertices.length > 0;
-    if (showPath) drawPath(ctx, canvas, imageSize, path, pixelRatio());
+    if (showPath) drawPath(ctx, canvas, image.size, path, pixelRatio());
     updatePointsControl(path.vertices.length, path.markers.length);
     root.dataset.points = String(showPath ? path.markers.length : 0);
     const c = classes[currentRow()];
@@ -200,10 +185,10 @@ function render({ model, el }: RenderProps): () => void {
 
   function updateColorbar(drawn: boolean): void {
     const signed = drawn && display.signed;
-    paintColourBar(ramp, tickMin, tickMax, drawn ? display : null, readColormap(model));
+    paintColourBar(colorbar.ramp, colorbar.min, colorbar.max, drawn ? display : null, readColormap(model));
     tickMid.hidden = !signed;
-    colorbar.dataset.signed = String(signed);
-    colorbarHeading.textContent = signed ? "Map value (signed)" : "Map value";
+    colorbar.root.dataset.signed = String(signed);
+    colorbar.heading.textContent = signed ? "Map value (signed)" : "Map value";
     colorbarNote.hidden = !signed;
     colorbarNote.textContent = signed ? `Diverging ${DIVERGING_COLORMAP}: blue below 0, red above, transparent near 0; limits \u00b1 the 99th percentile of |value|.` : "";
   }
@@ -293,8 +278,6 @@ function render({ model, el }: RenderProps): () => void {
   );
 
   // ---------------------------------------------------------------- class picker
-  const classButtons: HTMLButtonElement[] = [];
-
   /** Read `classes` and `methods` (the row blocks of each method). */
   function loadClasses(): void {
     classes = readClasses(model.get("classes"));
@@ -311,34 +294,8 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function buildClassButtons(): void {
-    classList.replaceChildren();
-    classButtons.length = 0;
     const { start, count } = currentMethod();
-    for (let i = 0; i < count; i++) {
-      const c = classes[start + i];
-      const button = h("button", "xw-class", {
-        type: "button",
-        role: "radio",
-        "data-testid": `xw-class-${i}`,
-        "data-position": i,
-        "aria-label": `${c.label}, probability ${formatProbability(c.probability)}`,
-        title: classText(c.label, c.probability),
-      });
-      const label = h("span", "xw-class-label", {}, c.label);
-      const prob = h("span", "xw-class-prob", {}, formatProbability(c.probability));
-      const track = h("span", "xw-class-track", { "aria-hidden": "true" });
-      const bar = h("span", "xw-class-bar");
-      bar.style.width = `${Math.max(0, Math.min(1, c.probability ?? 0)) * 100}%`;
-      track.append(bar);
-      button.append(label, prob, track);
-      classList.append(button);
-      classButtons.push(button);
-    }
-    syncClassButtons();
-  }
-
-  function syncClassButtons(): void {
-    checkRadio(classButtons, selected());
+    classPicker.fill(classes.slice(start, start + count));
   }
 
   function checkCounts(): void {
@@ -349,24 +306,6 @@ function render({ model, el }: RenderProps): () => void {
     }
   }
 
-  function choose(position: number, focus: boolean): void {
-    const p = clampSelection(position, currentMethod().count);
-    if (focus) classButtons[p]?.focus();
-    if (p === model.get("selected")) return;
-    model.set("selected", p);
-    model.save_changes();
-  }
-
-  cleanups.push(
-    ...bindRadioGroup(classList, {
-      selector: ".xw-class",
-      position: (button) => Number(button.dataset.position),
-      current: selected,
-      count: () => currentMethod().count,
-      choose,
-    }),
-  );
-
   // ---------------------------------------------------------------- controls
   const sync = bindDisplayControls(model, controls, cleanups);
 
@@ -374,33 +313,31 @@ function render({ model, el }: RenderProps): () => void {
   const READOUT_HINT = "Hover over the image to read the map value.";
 
   function clearReadout(): void {
-    readout.textContent = READOUT_HINT;
-    readout.dataset.active = "false";
+    showHint(readout, READOUT_HINT);
     marker.hidden = true;
-    delete readout.dataset.value;
     delete readout.dataset.row;
     delete readout.dataset.col;
   }
 
   cleanups.push(
-    listen(canvas, "pointermove", (event) => {
-      if (maps === null || maps.count === 0) return;
-      const cell = cellAt(event.clientX, event.clientY, canvas.getBoundingClientRect(), maps.rows, maps.cols);
-      if (cell === null) return clearReadout();
-      const k = Math.min(currentRow(), maps.count - 1);
-      const value = maps.data[k * maps.rows * maps.cols + cell.index];
-      const c = classes[k];
-      const prefix = methods.length > 1 ? `${currentMethod().name} \u00b7 ` : "";
-      readout.textContent = `${prefix}${c ? c.label : `map ${k}`}: ${formatValue(value)} at (x ${cell.col}, y ${cell.row})`;
-      readout.dataset.active = "true";
-      readout.dataset.value = String(value);
-      readout.dataset.row = String(cell.row);
-      readout.dataset.col = String(cell.col);
-      const l = level(value, display.range);
-      marker.hidden = l < 0;
-      marker.style.left = `${(Math.max(0, l) / 255) * 100}%`;
-    }),
-    listen(canvas, "pointerleave", clearReadout),
+    ...bindHover(
+      canvas,
+      () => (maps === null || maps.count === 0 ? null : maps),
+      (cell) => {
+        if (maps === null) return;
+        const k = Math.min(currentRow(), maps.count - 1);
+        const value = maps.data[k * maps.rows * maps.cols + cell.index];
+        const c = classes[k];
+        const prefix = methods.length > 1 ? `${currentMethod().name} \u00b7 ` : "";
+        showReadout(readout, `${prefix}${c ? c.label : `map ${k}`}: ${formatValue(value)} at (x ${cell.col}, y ${cell.row})`, value);
+        readout.dataset.row = String(cell.row);
+        readout.dataset.col = String(cell.col);
+        const l = level(value, display.range);
+        marker.hidden = l < 0;
+        marker.style.left = `${(Math.max(0, l) / 255) * 100}%`;
+      },
+      clearReadout,
+    ),
   );
 
   // ---------------------------------------------------------------- trait -> view
@@ -411,42 +348,23 @@ function render({ model, el }: RenderProps): () => void {
   }
 
   function loadImage(): void {
-    const token = ++imageToken;
-    let payload: ImagePayload;
-    try {
-      imageSize = checkImagePayload(model.get("image"));
-      payload = model.get("image") as ImagePayload;
-    } catch (e) {
-      setError("image", `Cannot read the image: ${(e as Error).message}.`);
-      return;
-    }
-    sizeCanvas();
-    draw();
-    void decodeAll([payload], () => !disposed && token === imageToken).then((results) => {
-      if (results === null) return;
-      const [result] = results;
-      if (result.status === "fulfilled") {
-        releaseImage(image);
-        image = result.value;
-        setError("image", null);
-        draw();
-      } else {
-        setError("image", `Cannot decode the image: ${errorText(result.reason)}.`);
-      }
+    const loading = image.load(model.get("image"), (ok) => {
+      if (ok) draw();
       root.dataset.ready = "true";
     });
+    if (!loading) return;
+    fitCanvas(canvas, image.size, DISPLAY_SIZE);
+    draw();
   }
 
   function loadText(): void {
-    title.textContent = String(model.get("title") ?? "");
+    showText(title, model.get("title"));
     const m = methods[methodIndex()];
-    method.textContent = m !== undefined && m.detail !== "" ? m.detail : String(model.get("method") ?? "");
-    title.hidden = title.textContent === "";
-    method.hidden = method.textContent === "";
+    showText(method, m !== undefined && m.detail !== "" ? m.detail : model.get("method"));
   }
 
   const handlers: Array<[string, () => void]> = [
-    ["change:selected", () => { if (switching) return; syncClassButtons(); draw(); clearReadout(); }],
+    ["change:selected", () => { if (switching) return; classPicker.check(); draw(); clearReadout(); }],
     ["change:method_index", () => { if (switching) return; onMethodChange(); }],
     ["change:opacity", () => { sync.opacity(); draw(); }],
     ["change:colormap", () => { sync.colormap(); draw(); }],
@@ -472,13 +390,10 @@ function render({ model, el }: RenderProps): () => void {
   clearReadout();
   loadImage();
 
-  return () => {
+  return teardown(el, cleanups, () => {
     disposed = true;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    releaseImage(image);
-    image = null;
-    el.replaceChildren();
-  };
+    image.dispose();
+  });
 }
 
 export type { WidgetModel };

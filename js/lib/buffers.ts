@@ -108,3 +108,15 @@ export function decodeArray(payload: ArrayPayload): DecodedArray {
   const data = dtype === "uint8" ? bytes : dtype === "float16" ? decodeFloat16(bytes) : decodeFloat32(bytes);
   return { data, dtype, shape };
 }
+
+/**
+ * decodeArray, requiring one dimension per name of `dims` (["N", "M", "H", "W"]); the
+ * RangeError otherwise names the trait (`name`) and the expected shape.
+ */
+export function decodeShaped(value: unknown, name: string, dims: readonly string[]): DecodedArray {
+  const decoded = decodeArray(value as ArrayPayload);
+  if (decoded.shape.length !== dims.length) {
+    throw new RangeError(`${name}: expected shape [${dims.join(", ")}]; got [${decoded.shape.join(", ")}]`);
+  }
+  return decoded;
+}

@@ -29,6 +29,24 @@ export function listen<K extends keyof HTMLElementEventMap>(
   return () => target.removeEventListener(type, handler as EventListener);
 }
 
+/** A `<div>` of class `className` holding `children`. */
+export function box(className: string, ...children: Array<Node | string>): HTMLDivElement {
+  const node = h("div", className);
+  node.append(...children);
+  return node;
+}
+
+/** An id prefix unique per render (labels are tied to their controls by id): `<prefix>-xxxxxxxx`. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** Show `value` (a trait: null and undefined are "") as the text of `el`, hidden when empty. */
+export function showText(el: HTMLElement, value: unknown): void {
+  el.textContent = String(value ?? "");
+  el.hidden = el.textContent === "";
+}
+
 /** Sets the error message under `key`, or clears it with null. */
 export type SetError = (key: string, message: string | null) => void;
 
@@ -66,6 +84,18 @@ export function widgetFrame(kind: string, css: string): WidgetFrame {
   root.append(style, header);
   const error = h("div", "xw-error", { role: "alert", "data-testid": "xw-error", hidden: true });
   return { root, header, title, error, setError: errorSetter(error) };
+}
+
+/**
+ * What a widget's render returns: it removes the listeners (`cleanups`), then `release`s
+ * what the widget holds (images, timers, embedded widgets), then empties `el`.
+ */
+export function teardown(el: HTMLElement, cleanups: Array<() => void>, release: () => void): () => void {
+  return () => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    release();
+    el.replaceChildren();
+  };
 }
 
 /** `read()`, clearing the error `key`; or null, with "Cannot read the <key>: ..." when it throws. */

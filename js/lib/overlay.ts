@@ -38,6 +38,31 @@ export function pixelRatio(): number {
 }
 
 /**
+ * Size `canvas` to show an image of `size` with its longest side `longest` CSS pixels (its
+ * aspect kept), at the device pixel ratio; the pixel size changes (and the canvas clears)
+ * only when it differs. Returns the CSS size.
+ */
+export function fitCanvas(
+  canvas: HTMLCanvasElement,
+  size: { width: number; height: number },
+  longest: number,
+): { width: number; height: number } {
+  const scale = longest / Math.max(size.width, size.height);
+  const width = Math.round(size.width * scale);
+  const height = Math.round(size.height * scale);
+  const dpr = pixelRatio();
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const w = Math.round(width * dpr);
+  const hh = Math.round(height * dpr);
+  if (canvas.width !== w || canvas.height !== hh) {
+    canvas.width = w;
+    canvas.height = hh;
+  }
+  return { width, height };
+}
+
+/**
  * Colourise map `index` (rows x cols values from `index * rows * cols` of `data`) into
  * `heat`, sized to the map, on `colormap` (the diverging map when the display is signed).
  * False when the canvas has no 2D context.

@@ -10,24 +10,7 @@ import {
   sparkline,
   stepText,
 } from "../mask_optimization_viewer";
-
-// float16 bit patterns of a few exactly representable values
-const HALF: Record<string, number> = { "0": 0x0000, "0.25": 0x3400, "0.5": 0x3800, "0.75": 0x3a00, "1": 0x3c00, "2": 0x4000, NaN: 0x7e00 };
-
-/** Little-endian float16 bytes of `values`, placed `offset` bytes into a larger buffer (as Jupyter delivers them). */
-function half(values: number[], offset = 3): DataView {
-  const buffer = new ArrayBuffer(offset + values.length * 2 + 5);
-  const view = new DataView(buffer, offset, values.length * 2);
-  values.forEach((v, i) => view.setUint16(i * 2, HALF[String(v)], true));
-  return view;
-}
-
-function f32(values: number[], offset = 1): DataView {
-  const buffer = new ArrayBuffer(offset + values.length * 4);
-  const view = new DataView(buffer, offset, values.length * 4);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return view;
-}
+import { f32, half } from "./payloads";
 
 /** A `frames` payload: T steps x R rows of 1 x 2 masks; mask values from `fill(t, r, i)`. */
 function framesPayload(steps: number[], rows: number, fill: (t: number, r: number, i: number) => number, losses?: number[]) {

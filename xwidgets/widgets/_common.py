@@ -4,14 +4,17 @@ Several widgets take one or several `Saliency` results (one per method) for the 
 :func:`named_results` and :func:`check_same_images` (both in :func:`checked_results`) turn
 what the user passed into named results and check, with messages that say which result and
 which image differ. :class:`OverlayTraits` holds the display traits (opacity, colour map,
-value scale) that every overlay widget syncs, with the checks of what the front end sends.
+value scale) that every overlay widget syncs, with the checks of what the front end sends
+(:class:`OpacityChecks` for widgets that declare their own ``opacity``). The grid widgets
+(CompareGrid, Leaderboard) share :func:`check_captions`, :func:`check_pair`,
+:func:`image_columns` and :func:`validated_cell`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import traitlets
@@ -38,6 +41,13 @@ __all__ = [
     "predicted_class",
     "maps_payload",
     "OverlayTraits",
+    "OpacityChecks",
+    "abbreviated",
+    "check_captions",
+    "check_pair",
+    "image_columns",
+    "validated_cell",
+    "validated_position",
     "class_info",
     "choose_maps_dtype",
     "trait_error_choice",
@@ -119,11 +129,66 @@ def validated_choice(proposal: Any, choices: Mapping[str, tuple[str, ...]]) -> s
     return value
 
 
+def validated_position(proposal: Any, what: str, count: int) -> int:
+    """The body of a validator of a position trait among ``count`` things (at least [0, 1),
+    so that an empty widget accepts 0); ``what`` names them in the message."""
+    value = proposal["value"]
+    k = max(1, count)
+    if not 0 <= value < k:
+        raise traitlets.TraitError(f"{proposal['trait'].name}: expected {what} in [0, {k}); got {describe(value)}")
+    return value
+
+
+def validated_cell(proposal: Any, names: tuple[str, str], counts: tuple[int, int]) -> list[int]:
+    """The body of a validator of a ``[]`` or ``[row, column]`` trait (``names`` of the two
+    positions in the message) in ``[0, counts[0]) x [0, counts[1])``."""
+    value = list(proposal["value"])
+    n, m = counts
+    if value and not (len(value) == 2 and 0 <= value[0] < n and 0 <= value[1] < m):
+        raise traitlets.TraitError(
+            f"{proposal['trait'].name}: expected [] or [{names[0]}, {names[1]}] in [0, {n}) x [0, {m}); "
+            f"got {describe(value)}"
+        )
+    return value
+
+
 def trait_error_choice(argument: str, value: Any, choices: tuple[str, ...]):
     """The TraitError of an out-of-range choice sent by the front end."""
     return traitlets.TraitError(
         f"{argument}: expected one of {', '.join(repr(c) for c in choices)}; got {describe(value)}"
     )
+
+
+def check_pair(argument: str, value: Any, expected: str) -> Sequence[Any] | None:
+    """``value`` when it is a sequence of two (None for None); ``expected`` says what in the
+    error (``"None or (method position, image position)"``)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise bad_argument(argument, expected, value)
+    return value
+
+
+def check_captions(captions: Any, numbers: Sequence[int], per: str) -> list[str]:
+    """One caption per image shown (``numbers``, its image numbers): ``captions`` checked, or
+    ``"Image <number>"`` for None; ``per`` says what each caption is for in the error
+    (``"image shown"``)."""
+    count = len(numbers)
+    if captions is None:
+        return [f"Image {i}" for i in numbers]
+    if isinstance(captions, (str, bytes)) or not isinstance(captions, Sequence) or len(captions) != count:
+        raise bad_argument("captions", f"a list of {count} str, one per {per}", captions)
+    for i, c in enumerate(captions):
+        if not isinstance(c, str):
+            raise bad_argument(f"captions[{i}]", "a str", c)
+    return list(captions)
+
+
+def abbreviated(items: Sequence[Any], most: int = 6) -> list[Any]:
+    """``items`` for a repr: all of them up to ``most``, else the first ``most - 1`` and
+    ``"... <n> more"``."""
+    items = list(items)
+    return items if len(items) <= most else items[: most - 1] + [f"... {len(items) - most + 1} more"]
 
 
 def format_elapsed(seconds: float) -> str:
@@ -251,6 +316,20 @@ def class_info(saliency: Any, row: int) -> dict[str, Any]:
     }
 
 
+def image_columns(saliency: Any, numbers: Sequence[int], captions: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``columns`` trait: for each image shown (``numbers``) its caption and the class
+    predicted for it (``"label"`` "" and ``"probability"`` None when the result cannot say)."""
+    columns = []
+    for i, caption in zip(numbers, captions):
+        top = predicted_class(saliency, i)
+        if top is not None:
+            columns.append({"caption": caption, "label": saliency.labels[top],
+                            "probability": float(saliency.probabilities[i][top])})
+        else:
+            columns.append({"caption": caption, "label": "", "probability": None})
+    return columns
+
+
 def choose_maps_dtype(requested: str, blocks: list[np.ndarray]) -> str:
     """``requested``, or float32 when float16 cannot carry one of the blocks (one per method).
 
@@ -270,7 +349,16 @@ def maps_payload(blocks: list[np.ndarray], requested: str, *, stack: bool) -> tu
 
 
 # --------------------------------------------------------------------------- shared traits
-class OverlayTraits(traitlets.HasTraits):
+class OpacityChecks(traitlets.HasTraits):
+    """The check of the ``opacity`` trait (the subclass declares it, with its default) when
+    the front end sets it."""
+
+    @traitlets.validate("opacity")
+    def _validate_opacity(self, proposal: Any) -> float:
+        return validated_opacity(proposal)
+
+
+class OverlayTraits(OpacityChecks):
     """The display traits of a widget that overlays maps shown by one or several methods:
     ``opacity``, ``colormap`` and ``scale``, checked when the front end sets them, and
     :attr:`method_names` (the subclass sets ``_method_names``)."""
@@ -280,10 +368,6 @@ class OverlayTraits(traitlets.HasTraits):
     opacity = traitlets.Float(0.5).tag(sync=True)
     colormap = traitlets.Unicode("viridis").tag(sync=True)
     scale = traitlets.Unicode("auto").tag(sync=True)
-
-    @traitlets.validate("opacity")
-    def _validate_opacity(self, proposal: Any) -> float:
-        return validated_opacity(proposal)
 
     @traitlets.validate("colormap", "scale")
     def _validate_choice(self, proposal: Any) -> str:

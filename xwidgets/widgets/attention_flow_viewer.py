@@ -46,10 +46,10 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 import traitlets
 
-from .._validation import Described, bad_argument, describe
+from .._validation import Described, bad_argument
 from ._common import (
-    COLORMAPS, check_choice, check_colormap, check_int, check_maps_dtype, check_opacity, choose_maps_dtype,
-    class_info, method_detail, predicted_class, validated_choice, validated_opacity,
+    COLORMAPS, OpacityChecks, abbreviated, check_choice, check_colormap, check_int, check_maps_dtype, check_opacity,
+    choose_maps_dtype, class_info, method_detail, predicted_class, validated_choice, validated_position,
 )
 from .base import XWidget
 from .serialise import array_payload, image_payload
@@ -115,7 +115,7 @@ def _flow_arrays(saliency: Any) -> tuple[dict[str, np.ndarray], list[str]]:
     return arrays, block_names
 
 
-class AttentionFlowViewer(XWidget):
+class AttentionFlowViewer(XWidget, OpacityChecks):
     """DAAM's maps of one image over the image: the accumulated attention flow up to a
     block, or one block's own map, with a block slider (Liao, Gao & Zhang 2025).
 
@@ -235,24 +235,13 @@ class AttentionFlowViewer(XWidget):
     # ------------------------------------------------------------------ front-end state checks
     @traitlets.validate("selected")
     def _validate_selected(self, proposal: Any) -> int:
-        value = proposal["value"]
-        k = max(1, len(self.classes))
-        if not 0 <= value < k:
-            raise traitlets.TraitError(f"selected: expected a class position in [0, {k}); got {describe(value)}")
-        return value
+        return validated_position(proposal, "a class position", len(self.classes))
 
     @traitlets.validate("block")
     def _validate_block(self, proposal: Any) -> int:
-        value = proposal["value"]
-        k = max(1, len(self.blocks))
-        if not 0 <= value < k:
-            raise traitlets.TraitError(f"block: expected a block number in [0, {k}); got {describe(value)}")
-        return value
+        return validated_position(proposal, "a block number", len(self.blocks))
 
-    @traitlets.validate("opacity")
-    def _validate_opacity(self, proposal: Any) -> float:
-        return validated_opacity(proposal)
-
+    # opacity: OpacityChecks
     @traitlets.validate("colormap", "view")
     def _validate_choice(self, proposal: Any) -> str:
         return validated_choice(proposal, {"colormap": COLORMAPS, "view": VIEWS})
@@ -261,7 +250,7 @@ class AttentionFlowViewer(XWidget):
     def _repr_fields(self) -> Iterable[tuple[str, Any]]:
         labels = [c["label"] for c in self.classes]
         yield "image", self.image_number
-        yield "classes", labels if len(labels) <= 6 else labels[:5] + [f"... {len(labels) - 5} more"]
+        yield "classes", abbreviated(labels)
         yield "selected", self.selected
         yield "blocks", self.num_blocks
         yield "block", self.block

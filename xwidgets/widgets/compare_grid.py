@@ -38,16 +38,8 @@ import traitlets
 
 from .._validation import bad_argument, describe
 from ._common import (
-    OverlayTraits,
-    check_choice,
-    check_int,
-    check_overlay_options,
-    checked_results,
-    class_info,
-    maps_payload,
-    method_detail,
-    predicted_class,
-    trait_error_choice,
+    OverlayTraits, check_captions, check_choice, check_int, check_overlay_options, check_pair,
+    checked_results, class_info, image_columns, maps_payload, method_detail, validated_cell, validated_choice,
 )
 from .base import XWidget
 from .serialise import image_payload
@@ -146,15 +138,7 @@ class CompareGrid(XWidget, OverlayTraits):
         m_count = len(numbers_shown)
 
         rows_wanted = _check_target_rows(target_row, len(named))
-        if captions is None:
-            caption_list = [f"Image {i}" for i in numbers_shown]
-        else:
-            if isinstance(captions, (str, bytes)) or not isinstance(captions, Sequence) or len(captions) != m_count:
-                raise bad_argument("captions", f"a list of {m_count} str, one per image shown", captions)
-            for i, c in enumerate(captions):
-                if not isinstance(c, str):
-                    raise bad_argument(f"captions[{i}]", "a str", c)
-            caption_list = list(captions)
+        caption_list = check_captions(captions, numbers_shown, "image shown")
         shared_scale = check_choice("shared_scale", shared_scale, SHARED_SCALES)
         opacity, colormap, scale, maps_dtype = check_overlay_options(opacity, colormap, scale, maps_dtype)
         low, high = CELL_SIZE_RANGE
@@ -163,11 +147,10 @@ class CompareGrid(XWidget, OverlayTraits):
         cell_size = int(cell_size)
         if not isinstance(title, str):
             raise bad_argument("title", "a str", title)
+        selected = check_pair("selected", selected, "None or (method position, image position)")
         if selected is None:
             selected_list: list[int] = []
         else:
-            if isinstance(selected, (str, bytes)) or not isinstance(selected, Sequence) or len(selected) != 2:
-                raise bad_argument("selected", "None or (method position, image position)", selected)
             selected_list = [
                 check_int("selected[0]", selected[0], 0, len(named), "method position"),
                 check_int("selected[1]", selected[1], 0, m_count, "image position"),
@@ -201,14 +184,7 @@ class CompareGrid(XWidget, OverlayTraits):
         for r in named:
             detail = method_detail(r.saliency, with_method=r.name != r.saliency.method)
             methods.append({"name": r.name, "detail": detail})
-        columns = []
-        for i, caption in zip(numbers_shown, caption_list):
-            top = predicted_class(first, i)
-            if top is not None:
-                probability = float(first.probabilities[i][top])
-                columns.append({"caption": caption, "label": first.labels[top], "probability": probability})
-            else:
-                columns.append({"caption": caption, "label": "", "probability": None})
+        columns = image_columns(first, numbers_shown, caption_list)
         targets = [[class_info(r.saliency, row) for row in rows] for r, rows in zip(named, cell_rows)]
 
         super().__init__(
@@ -234,20 +210,11 @@ class CompareGrid(XWidget, OverlayTraits):
     # ------------------------------------------------------------------ front-end state checks
     @traitlets.validate("shared_scale")
     def _validate_shared_scale(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in SHARED_SCALES:
-            raise trait_error_choice("shared_scale", value, SHARED_SCALES)
-        return value
+        return validated_choice(proposal, {"shared_scale": SHARED_SCALES})
 
     @traitlets.validate("selected")
     def _validate_selected(self, proposal: Any) -> list[int]:
-        value = list(proposal["value"])
-        n, m = len(self.methods), len(self.columns)
-        if value and not (len(value) == 2 and 0 <= value[0] < n and 0 <= value[1] < m):
-            raise traitlets.TraitError(
-                f"selected: expected [] or [method, image] in [0, {n}) x [0, {m}); got {describe(value)}"
-            )
-        return value
+        return validated_cell(proposal, ("method", "image"), (len(self.methods), len(self.columns)))
 
     @traitlets.validate("cell_size")
     def _validate_cell_size(self, proposal: Any) -> int:

@@ -58,7 +58,7 @@ import numpy as np
 import traitlets
 
 from .._validation import bad_argument, describe
-from ._common import COLORMAPS, check_choice, check_opacity, validated_choice, validated_opacity
+from ._common import COLORMAPS, OpacityChecks, abbreviated, check_choice, check_opacity, validated_choice
 from .base import XWidget
 from .explorer_data import ClassGraph, ConceptEdge, ConceptNode, ExplanationData, contribution_limit
 from .from_concept_graph import MAX_BYTES
@@ -201,7 +201,7 @@ def explorer_payload(data: ExplanationData, layout: str = "patches") -> dict[str
     }
 
 
-class ConceptExplorer(XWidget):
+class ConceptExplorer(XWidget, OpacityChecks):
     """The linked explorer: image patches, concept graph and sentence of one explanation.
 
     Args:
@@ -374,10 +374,7 @@ class ConceptExplorer(XWidget):
         if self.selected and self.selected not in self._ids(change["new"]):
             self.selected = ""
 
-    @traitlets.validate("opacity")
-    def _validate_opacity(self, proposal: Any) -> float:
-        return validated_opacity(proposal)
-
+    # opacity: OpacityChecks
     @traitlets.validate("colormap", "graph_layout")
     def _validate_choice(self, proposal: Any) -> str:
         return validated_choice(proposal, {"colormap": COLORMAPS, "graph_layout": LAYOUTS})
@@ -398,7 +395,7 @@ class ConceptExplorer(XWidget):
     def _repr_fields(self) -> Iterable[tuple[str, Any]]:
         labels = [c["label"] for c in self.classes]
         yield "title", self.title
-        yield "classes", labels if len(labels) <= 6 else labels[:5] + [f"... {len(labels) - 5} more"]
+        yield "classes", abbreviated(labels)
         yield "predicted", self.predicted
         yield "selected_class", self.selected_class
         yield "selected", self.selected

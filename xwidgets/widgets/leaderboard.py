@@ -49,15 +49,8 @@ import traitlets
 
 from .._validation import bad_argument, describe
 from ._common import (
-    OverlayTraits,
-    check_choice,
-    check_int,
-    check_overlay_options,
-    checked_results,
-    maps_payload,
-    method_detail,
-    predicted_class,
-    trait_error_choice,
+    OverlayTraits, check_captions, check_choice, check_int, check_overlay_options, check_pair,
+    checked_results, image_columns, maps_payload, method_detail, validated_cell, validated_choice,
 )
 from .base import XWidget
 from .serialise import array_payload, image_payload
@@ -158,26 +151,17 @@ class Leaderboard(XWidget, OverlayTraits):
         else:
             raise bad_argument("sort_by", f"'mean_rank', 'seconds' or a metric name ({', '.join(metric_names)})", sort_by)
         sort_order = check_choice("sort_order", sort_order, SORT_ORDERS)
+        selected = check_pair("selected", selected, "None or (method name, metric name)")
         if selected is None:
             selected_list: list[int] = []
         else:
-            if isinstance(selected, (str, bytes)) or not isinstance(selected, Sequence) or len(selected) != 2:
-                raise bad_argument("selected", "None or (method name, metric name)", selected)
             if selected[0] not in ran:
                 raise bad_argument("selected[0]", f"a method that produced maps ({', '.join(ran)})", selected[0])
             if selected[1] not in metric_names:
                 raise bad_argument("selected[1]", f"a metric of the benchmark ({', '.join(metric_names)})", selected[1])
             selected_list = [ran.index(selected[0]), metric_names.index(selected[1])]
         image = check_int("image", image, 0, n_images, "image position")
-        if captions is None:
-            caption_list = [f"Image {i}" for i in range(n_images)]
-        else:
-            if isinstance(captions, (str, bytes)) or not isinstance(captions, Sequence) or len(captions) != n_images:
-                raise bad_argument("captions", f"a list of {n_images} str, one per image", captions)
-            for i, c in enumerate(captions):
-                if not isinstance(c, str):
-                    raise bad_argument(f"captions[{i}]", "a str", c)
-            caption_list = list(captions)
+        caption_list = check_captions(captions, range(n_images), "image")
         opacity, colormap, scale, maps_dtype = check_overlay_options(opacity, colormap, scale, maps_dtype)
         if title is None:
             title = f"Benchmark: {result.model}"
@@ -226,14 +210,7 @@ class Leaderboard(XWidget, OverlayTraits):
             })
         methods = [{"name": r.name, "detail": method_detail(r.saliency, with_method=False),
                     "seconds": float(result.method_seconds[r.name])} for r in named]
-        columns = []
-        for i, caption in enumerate(caption_list):
-            top = predicted_class(first, i)
-            if top is not None:
-                columns.append({"caption": caption, "label": first.labels[top],
-                                "probability": float(first.probabilities[i][top])})
-            else:
-                columns.append({"caption": caption, "label": "", "probability": None})
+        columns = image_columns(first, range(n_images), caption_list)
         subtitle = (f"{result.model} \u00b7 {n_images} image{'s' if n_images != 1 else ''} \u00b7 "
                     f"target {result.target!r}{' · ground truth' if result.ground_truth else ''}")
 
@@ -276,20 +253,11 @@ class Leaderboard(XWidget, OverlayTraits):
 
     @traitlets.validate("sort_order")
     def _validate_sort_order(self, proposal: Any) -> str:
-        value = proposal["value"]
-        if value not in SORT_ORDERS:
-            raise trait_error_choice("sort_order", value, SORT_ORDERS)
-        return value
+        return validated_choice(proposal, {"sort_order": SORT_ORDERS})
 
     @traitlets.validate("selected")
     def _validate_selected(self, proposal: Any) -> list[int]:
-        value = list(proposal["value"])
-        n, k = len(self.methods), len(self.metrics)
-        if value and not (len(value) == 2 and 0 <= value[0] < n and 0 <= value[1] < k):
-            raise traitlets.TraitError(
-                f"selected: expected [] or [method, metric] in [0, {n}) x [0, {k}); got {describe(value)}"
-            )
-        return value
+        return validated_cell(proposal, ("method", "metric"), (len(self.methods), len(self.metrics)))
 
     @traitlets.validate("image")
     def _validate_image(self, proposal: Any) -> int:
