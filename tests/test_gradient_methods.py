@@ -553,13 +553,17 @@ def test_registry_lists_the_gradient_methods_with_defaults_and_papers():
     assert sg.effective_reduce == "abs_max"
 
 
-@pytest.mark.parametrize("shape, sigma", [((2, 3, 40, 28), 2.0), ((1, 1, 64, 64), 5.0), ((1, 3, 12, 20), 20.0)])
+@pytest.mark.parametrize(
+    "shape, sigma", [((2, 3, 40, 28), 2.0), ((1, 1, 64, 64), 5.0), ((1, 3, 12, 20), 20.0), ((1, 1, 520, 16), 3.0)]
+)
 def test_gaussian_blur_equals_replicate_padding_and_a_separable_convolution(shape, sigma):
     """The banded-matrix blur sums what padding with the border pixel and convolving
     each axis with the normalised Gaussian of radius ceil(3 sigma) sums, also when the
-    radius is larger than the image (the last case), and its gradient is that
-    convolution's adjoint."""
-    from xwidgets.saliency.integrated_gradients import gaussian_blur
+    radius is larger than the image (the third case), and its gradient is that
+    convolution's adjoint; a side above BLUR_MATRIX_MAX takes the convolution (the last)."""
+    from xwidgets.saliency.integrated_gradients import BLUR_MATRIX_MAX, gaussian_blur
+
+    assert (max(shape[2:]) > BLUR_MATRIX_MAX) == (shape == (1, 1, 520, 16))
 
     radius = max(1, int(np.ceil(3 * sigma)))
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
