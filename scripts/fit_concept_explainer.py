@@ -51,9 +51,14 @@ from xwidgets.data.synthetic import CLASSES, SyntheticParts  # noqa: E402
 #: held-out images (ladders 100%) and a window and a door node both in 82% of the relation
 #: images (53% at layer4). 80 images per class and popularity 0.1 keep the colour and
 #: orientation variants of a part as concepts; 12 concepts per class; radii x 1.5
-DISCOVER = dict(layer="layer3", threshold=0.3, n_clusters=40, top_k=12, min_popularity=0.1, absent_quantile=0.95,
+DISCOVER = dict(layer="layer3", threshold=0.3, n_clusters=30, top_k=16, min_popularity=0.1, absent_quantile=0.95,
                 n_examples=6, thumbnail=32)
 RADIUS_SCALE = 1.5
+#: nested matches suppressed (overlap over the smaller mask), the counterfactual distillation
+#: images, and an ensemble of reasoning networks: see the experiments below (session 8)
+MAX_OVERLAP = 0.5
+COUNTERFACTUALS_DEFAULT = "all"
+MEMBERS = 5
 #: the graph reasoning network and its distillation. cross_l1 0.1 (was 0.01) keeps each class
 #: explained by its own graph: on the layer3 bank with 0.01, the relation classes' scores leaned
 #: on the other classes' graphs for some initialisation seeds (network seeds 0, 1, 2: the
@@ -148,7 +153,8 @@ def fit(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     explainer = ConceptExplainer.fit(model, by_class, extra_images=np.concatenate(extra) if extra else None,
                                      discover=discover, reasoner=reasoner, radius_scale=args.radius_scale,
-                                     seed=args.seed, progress=not args.quiet)
+                                     max_overlap=args.max_overlap, members=args.members, seed=args.seed,
+                                     progress=not args.quiet)
     fit_seconds = time.perf_counter() - start
 
     checks = {}
@@ -183,7 +189,8 @@ def fit(args: argparse.Namespace) -> dict:
         "data": {"discovery": {"seed": args.seed, "per_class": args.per_class},
                  "extra": {"seeds": args.extra_seeds, "images_each": args.extra},
                  "counterfactuals": args.counterfactuals, "size": 64},
-        "discover": discover, "radius_scale": args.radius_scale, "reasoner": reasoner,
+        "discover": discover, "radius_scale": args.radius_scale, "max_overlap": args.max_overlap,
+        "members": args.members, "reasoner": reasoner,
         "fit_seconds": round(fit_seconds, 1),
         "explain_seconds_per_image": round(per_image, 3),
         "timing_note": "CPU, one torch thread, on a 2-core machine shared with other jobs; 1/5/15-minute load "
@@ -223,7 +230,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="JSON overrides of the reasoning network's settings, e.g. '{\"epochs\": 100}'")
     parser.add_argument("--radius-scale", type=float, default=RADIUS_SCALE,
                         help=f"multiplies the concepts' absent radii (default {RADIUS_SCALE})")
-    parser.add_argument("--counterfactuals", choices=COUNTERFACTUALS, default="none",
+    parser.add_argument("--max-overlap", type=float, default=MAX_OVERLAP,
+                        help=f"suppress nested matches overlapping by more than this fraction of the smaller mask "
+                             f"(default {MAX_OVERLAP}; 1 keeps them all)")
+    parser.add_argument("--members", type=int, default=MEMBERS,
+                        help=f"reasoning networks in the ensemble, one initialisation seed each (default {MEMBERS})")
+    parser.add_argument("--counterfactuals", choices=COUNTERFACTUALS, default=COUNTERFACTUALS_DEFAULT,
                         help="add the relation scenes' counterfactuals to the distillation images: swapped "
                              "(swap), or swapped, door removed and window removed (all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -231,7 +243,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("discover", "reasoner"):
         if not isinstance(getattr(args, name), dict):
             parser.error(f"--{name}: expected a JSON object; got {getattr(args, name)!r}")
-    for name in ("per_class", "extra", "eval_images", "timing_images", "threads"):
+    for name in ("per_class", "extra", "eval_images", "timing_images", "threads", "members"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}: expected an int >= 1; got {getattr(args, name)}")
     used = {args.seed, *args.extra_seeds}

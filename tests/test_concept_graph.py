@@ -19,6 +19,7 @@ import torch
 import xwidgets as xw
 from xwidgets.concepts import stack_graphs
 from xwidgets.concepts.contributions import contributions
+from xwidgets.concepts.ensemble import ReasonerEnsemble
 from xwidgets.concepts.explainer import ConceptExplainer, concept_graph
 from xwidgets.concepts.graph_evaluation import evaluate_explanations, node_part, relation_swap_check
 from xwidgets.concepts.reasoner import GraphReasoner, ReasonerConfig, reasoner_fidelity, train_reasoner
@@ -227,16 +228,37 @@ def test_node_part_mapping():
 def test_fit_save_load_round_trip(model, tiny):
     explainer, images, folder = tiny
     assert explainer.reasoner.config.k == explainer.bank.max_concepts == 3
+    assert isinstance(explainer.reasoner, ReasonerEnsemble) and len(explainer.reasoner) == explainer.info["members"] == 5
     assert set(explainer.info["seconds"]) == {"discover", "graphs", "reasoner", "total"}
     explainer.save(folder, name="tiny")
     assert {p.name for p in folder.iterdir()} >= {"tiny.npz", "tiny.pt", "tiny.json"}
     loaded = ConceptExplainer.load(folder, model, name="tiny")
     a = explainer.explain(images[0])
     b = loaded.explain(images[0])
+    assert isinstance(loaded.reasoner, ReasonerEnsemble) and len(loaded.reasoner) == 5
     assert a.reasoner_scores == b.reasoner_scores
     for c in a.classes:
         np.testing.assert_array_equal(a.node_contribution[c], b.node_contribution[c])
         np.testing.assert_array_equal(a.edge_contribution[c], b.edge_contribution[c])
+
+
+def test_fit_one_network_and_suppressed_nested_nodes(model, tiny, tmp_path):
+    """members=1 distils a plain GraphReasoner; max_overlap is kept in the bank, so the
+    explainer (and a reloaded one) builds its graphs with it."""
+    _, images, _ = tiny
+    labels = SyntheticParts(len(CLASSES) * 3, seed=8).arrays()[1]
+    by_class = {name: images[labels == CLASSES.index(name)] for name in ("red_lamp", "window_over_door")}
+    one = ConceptExplainer.fit(model, by_class, discover=dict(layer="layer3", threshold=0.3, n_clusters=4, top_k=3,
+                                                              n_examples=2, thumbnail=16),
+                               reasoner=dict(epochs=2, hidden=8, edge_hidden=4), max_overlap=0.0, members=1,
+                               progress=False)
+    assert isinstance(one.reasoner, GraphReasoner) and one.bank.protocol["max_overlap"] == 0.0
+    one.save(tmp_path, name="one")
+    loaded = ConceptExplainer.load(tmp_path, model, name="one")
+    assert isinstance(loaded.reasoner, GraphReasoner) and loaded.bank.protocol["max_overlap"] == 0.0
+    for graph in loaded.graphs(images[:6]):
+        for scg in graph.values():  # overlap 0: no two present nodes share a pixel
+            assert scg.masks[scg.present].sum(0).max(initial=0) <= 1
 
 
 def test_concept_graph_api(model, tiny):
@@ -270,6 +292,10 @@ def test_bad_inputs(model, tiny):
         ConceptExplainer.pretrained("resnet50")
     with pytest.raises(ValueError, match="radius_scale: expected"):
         ConceptExplainer.fit(model, {"red_lamp": images[:2]}, radius_scale=-1)
+    with pytest.raises(ValueError, match="max_overlap: expected"):
+        ConceptExplainer.fit(model, {"red_lamp": images[:2]}, max_overlap=2)
+    with pytest.raises(ValueError, match="members: expected a positive int"):
+        ConceptExplainer.fit(model, {"red_lamp": images[:2]}, members=0)
     other = xw.models.toy_cnn()
     with torch.no_grad():
         other.model.fc.bias.add_(1.0)

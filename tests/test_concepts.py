@@ -22,7 +22,7 @@ from xwidgets.concepts import (
     member_masks,
     stack_graphs,
 )
-from xwidgets.concepts.graph import EDGE_FEATURES, _assign, edge_features
+from xwidgets.concepts.graph import EDGE_FEATURES, _assign, edge_features, suppress_nested
 from xwidgets.concepts.segmentation import candidate_segments, mask_boxes, mask_centroids, render_patches
 from xwidgets.data.synthetic import CLASS_SPECS, CLASSES, PART_TYPES, SyntheticParts
 
@@ -298,6 +298,59 @@ def test_assignment_takes_the_absent_option_beyond_the_radius():
     # too far from patch 1 and absent; concept 2 is far from everything
     assert sorted(match.tolist()) == [-1, -1, 0]
     assert _assign(dist, np.array([5.0, 5.0, 1.0])).tolist() == [1, 0, -1]
+
+
+def test_nested_matches_keep_the_better_one():
+    masks = np.zeros((4, 8, 8), bool)
+    masks[0, :4, :4] = True      # 16 px
+    masks[1, :2, :2] = True      # 4 px, inside mask 0
+    masks[2, 4:, 4:] = True      # disjoint from both
+    masks[3, 3:6, 3:6] = True    # 9 px: 1 px in mask 0, 4 in mask 2 (4/9 of the smaller)
+    present = np.array([True, True, True, True])
+    # the nested pair: the cheaper match stays, whichever is larger
+    assert suppress_nested(present, np.array([0.5, 0.2, 0.1, 0.9]), masks, 0.5).tolist() == [False, True, True, True]
+    assert suppress_nested(present, np.array([0.2, 0.5, 0.1, 0.9]), masks, 0.5).tolist() == [True, False, True, True]
+    # containment, not IoU: 4/9 > 0.4 suppresses node 3 (IoU 4/21 would not)
+    assert suppress_nested(present, np.array([0.2, 0.5, 0.1, 0.9]), masks, 0.4).tolist() == [True, False, True, False]
+    # an absent node never suppresses another; 1.0 keeps everything
+    assert suppress_nested(np.array([False, True, True, True]), np.zeros(4), masks, 0.5).tolist() == [False, True,
+                                                                                                       True, True]
+    assert suppress_nested(present, np.zeros(4), masks, 1.0).all()
+
+
+def test_build_graphs_suppresses_nested_nodes(model, bank, graph_set):
+    samples, graphs = graph_set
+    images = np.stack([s.image for s in samples[:8]])
+    pruned = build_graphs(model, images, bank, max_overlap=0.3)
+    fewer = 0
+    for before, after in zip(graphs[:8], pruned):
+        for c, scg in after.items():
+            old = before[c]
+            # only nodes that were present can go, and they go with their patch, feature and edges
+            assert not (scg.present & ~old.present).any()
+            kept = scg.present
+            np.testing.assert_array_equal(scg.features[kept], old.features[kept])
+            assert not scg.masks[~kept].any() and not scg.features[~kept].any()
+            np.testing.assert_array_equal(scg.edge_present, np.outer(kept, kept) & ~np.eye(len(kept), dtype=bool))
+            flat = scg.masks[kept].reshape(int(kept.sum()), scg.masks[0].size)
+            area = flat.sum(1)
+            inter = flat.astype(np.int64) @ flat.T.astype(np.int64)
+            off = ~np.eye(len(area), dtype=bool)
+            assert np.all((inter / np.minimum.outer(area, area))[off] <= 0.3)
+            fewer += int(old.present.sum() - kept.sum())
+    assert fewer > 0  # these graphs did hold nested nodes
+    # the bank's protocol sets the default; an explicit 1.0 turns it off
+    bank.protocol["max_overlap"] = 0.3
+    try:
+        again = build_graphs(model, images[:2], bank)
+        off = build_graphs(model, images[:2], bank, max_overlap=1.0)
+    finally:
+        del bank.protocol["max_overlap"]
+    for c in bank.class_indices:
+        np.testing.assert_array_equal(again[1][c].present, pruned[1][c].present)
+        np.testing.assert_array_equal(off[1][c].present, graphs[1][c].present)
+    with pytest.raises(ValueError, match="^max_overlap: expected"):
+        build_graphs(model, images[:1], bank, max_overlap=1.5)
 
 
 def test_stack_graphs(graph_set, bank):

@@ -6,7 +6,9 @@
   and :func:`stack_graphs`, their dense tensors.
 * ``evaluation``: :func:`concept_purity` against ground-truth part labels.
 * ``reasoner``: :class:`GraphReasoner`, the graph reasoning network distilled from the
-  classifier (:func:`train_reasoner`); ``contributions``: signed node and edge contributions.
+  classifier (:func:`train_reasoner`); ``ensemble``: :class:`ReasonerEnsemble`, several
+  of them averaged (:func:`train_ensemble`); ``contributions``: signed node and edge
+  contributions.
 * ``explainer``: :class:`ConceptExplainer` (discover, build, distil in one call; explain,
   save, load, the shipped ``pretrained("toy_cnn")``) and :func:`concept_graph`; ``result``:
   the :class:`ConceptGraph` they return.
@@ -21,6 +23,7 @@ from .graph import SCG, GraphBatch, build_graphs, stack_graphs
 from .segmentation import SegmentationProtocol
 from .xnn import XNN
 from .contributions import Contributions, contributions
+from .ensemble import ReasonerEnsemble, load_reasoner, train_ensemble
 from .explainer import ConceptExplainer, concept_graph
 from .reasoner import GraphReasoner, ReasonerConfig, train_reasoner
 from .result import ConceptGraph
@@ -29,6 +32,7 @@ __all__ = [
     "discover_concepts", "ConceptBank", "ClassConcepts", "SegmentationProtocol", "build_graphs", "stack_graphs",
     "SCG", "GraphBatch", "concept_purity", "member_masks",
     "XNN",
-    "GraphReasoner", "ReasonerConfig", "train_reasoner", "contributions", "Contributions", "ConceptExplainer",
+    "GraphReasoner", "ReasonerConfig", "train_reasoner", "ReasonerEnsemble", "train_ensemble", "load_reasoner",
+    "contributions", "Contributions", "ConceptExplainer",
     "concept_graph", "ConceptGraph",
 ]

@@ -14,6 +14,9 @@ exactly: the contributions split the score. For the predicted class they say why
 another class o they say why not (negative contributions pull s_o down). The 0-1
 importance the patent describes is |contribution| over the largest of the class
 (:meth:`~xwidgets.concepts.result.ConceptGraph.node_importance`).
+
+For a :class:`~xwidgets.concepts.ensemble.ReasonerEnsemble` every quantity is the
+members' mean, and the split above still holds exactly for the mean score.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 
 from .._validation import bad_argument
 from .graph import GraphBatch
+from .ensemble import ReasonerEnsemble
 from .reasoner import GraphReasoner
 
 __all__ = ["Contributions", "contributions"]
@@ -34,7 +38,8 @@ class Contributions:
     """Contributions for N images, C score classes (o) and C class graphs (g), k nodes.
 
     scores: (N, C) the network's scores; bias: (C,) E's bias; node: (N, C_o, C_g, k);
-    edge: (N, C_o, C_g, k, k); edge_weight: (N, C_g, k, k) the class-specific weights.
+    edge: (N, C_o, C_g, k, k); edge_weight: (N, C_g, k, k) the class-specific weights
+    (an ensemble's: the members' means of all five).
     ``own_node()``/``own_edge()`` give each class's own graph (o == g), what a
     :class:`~xwidgets.concepts.result.ConceptGraph` stores.
     """
@@ -62,11 +67,16 @@ class Contributions:
         return self.scores - self.bias - self.graph_totals().sum(-1)
 
 
-def contributions(net: GraphReasoner, graphs: GraphBatch) -> Contributions:
+def contributions(net: GraphReasoner | ReasonerEnsemble, graphs: GraphBatch) -> Contributions:
     """Gradient x embedding contributions of every node and edge of every class graph
     to every class score of ``net`` (see the module docstring)."""
+    if isinstance(net, ReasonerEnsemble):
+        net.check_batch(graphs)
+        parts = [contributions(member, graphs) for member in net.members]
+        return Contributions(*(torch.stack([getattr(p, f.name) for p in parts]).mean(0)
+                               for f in dataclasses.fields(Contributions)))
     if not isinstance(net, GraphReasoner):
-        raise bad_argument("reasoner", "a GraphReasoner", net)
+        raise bad_argument("reasoner", "a GraphReasoner or a ReasonerEnsemble", net)
     net.check_batch(graphs)
     was = net.training
     net.eval()

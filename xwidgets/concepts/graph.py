@@ -12,6 +12,14 @@ present exactly when a patch lies within its radius and the assignment prefers i
 an absent node has ``present = False`` and a zero feature (the reference's all-ones
 stand-in vector is not used).
 
+Nested matches (optional, ``max_overlap``): multi-resolution segments nest, so two
+concepts can match the same part at two scales (a window and the body panel around
+it), and every such duplicate adds edges that compete with the meaningful ones. Of two
+present nodes whose masks overlap by more than ``max_overlap`` of the smaller mask,
+the worse match (larger distance / radius) is made absent: greedy non-maximum
+suppression, as in object detection, but over containment rather than IoU (a small
+patch inside a big one has a small IoU).
+
 Nodes carry the matched patch's feature, box, mask, centroid (first image moments
 over the zeroth), its distance to the prototype, and whether it is present. Every
 ordered pair (i, j), i != j, is a directed edge i -> j with :data:`EDGE_FEATURES`:
@@ -37,7 +45,7 @@ from .discovery import class_foreground, resolve_class
 from .embedding import embed
 from .segmentation import all_segments, mask_centroids, render_patches, select_segments
 
-__all__ = ["EDGE_FEATURES", "SCG", "GraphBatch", "build_graphs", "stack_graphs", "edge_features"]
+__all__ = ["EDGE_FEATURES", "SCG", "GraphBatch", "build_graphs", "stack_graphs", "edge_features", "suppress_nested"]
 
 #: The features of a directed edge i -> j, in order.
 EDGE_FEATURES = ("x_i", "y_i", "x_j", "y_j", "dx", "dy", "distance")
@@ -54,7 +62,8 @@ class SCG:
         present: (k,) bool, whether the concept was found.
         distance: (k,) float32, the distance from the prototype to the matched patch
             (present nodes) or to the nearest candidate patch (absent nodes; inf when
-            the image offered no candidate).
+            the image offered no candidate; a match suppressed as nested keeps its
+            own distance).
         radius: (k,) float32, the bank's absent radius of each concept.
         boxes: (k, 4) int (x0, y0, x1, y1), x1 and y1 exclusive (zeros when absent).
         masks: (k, H, W) bool (all False when absent).
@@ -123,6 +132,39 @@ def _assign(dist: np.ndarray, radius: np.ndarray) -> np.ndarray:
     return match
 
 
+def suppress_nested(present: np.ndarray, cost: np.ndarray, masks: np.ndarray, max_overlap: float) -> np.ndarray:
+    """Greedy non-maximum suppression of nested matches: (k,) present, (k,) match cost
+    (lower is better), (k, H, W) masks -> the new (k,) present, where of two present
+    nodes whose masks' intersection exceeds ``max_overlap`` of the smaller mask's area
+    only the one with the lower cost stays."""
+    present = np.asarray(present, bool).copy()
+    idx = np.flatnonzero(present)
+    if len(idx) < 2:
+        return present
+    order = idx[np.argsort(np.asarray(cost)[idx], kind="stable")]
+    flat = masks.reshape(len(masks), -1)
+    area = flat.sum(1)
+    kept: list[int] = []
+    for j in order.tolist():
+        inter = (flat[kept] & flat[j]).sum(1) if kept else np.zeros(0)
+        smaller = np.maximum(np.minimum(area[kept], area[j]), 1) if kept else np.ones(0)
+        if np.any(inter / smaller > max_overlap):
+            present[j] = False
+        else:
+            kept.append(j)
+    return present
+
+
+def _overlap_setting(max_overlap: Any, bank: ConceptBank) -> float | None:
+    if max_overlap is None:
+        max_overlap = bank.protocol.get("max_overlap")
+    if max_overlap is None:
+        return None
+    if isinstance(max_overlap, bool) or not isinstance(max_overlap, (int, float)) or not 0 <= max_overlap <= 1:
+        raise bad_argument("max_overlap", "None or a fraction in [0, 1]", max_overlap)
+    return float(max_overlap)
+
+
 def build_graphs(
     model: Any,
     images: Images,
@@ -131,6 +173,7 @@ def build_graphs(
     *,
     attention: bool = True,
     segmentation=None,
+    max_overlap: float | None = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> list[dict[int, SCG]]:
@@ -145,6 +188,11 @@ def build_graphs(
             discovery did (the bank's method and threshold); False: every segment.
         segmentation: the callable discovery used, when the bank's segmentation is
             "custom".
+        max_overlap: suppress nested matches (see the module docstring): of two
+            present nodes whose masks overlap by more than this fraction of the
+            smaller one, the worse match becomes absent. Default: the bank's
+            ``protocol["max_overlap"]`` (set by ``ConceptExplainer.fit``), else none;
+            1.0 turns it off.
         batch_size: patches per forward pass (images per attention pass).
         progress: show a tqdm progress bar over the images.
     """
@@ -159,6 +207,7 @@ def build_graphs(
         raise bad_argument("attention", "True or False", attention)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise bad_argument("batch_size", "a positive int", batch_size)
+    overlap = _overlap_setting(max_overlap, bank)
     if classes is None:
         chosen = bank.class_indices
     else:
@@ -229,6 +278,12 @@ def build_graphs(
                 match = np.full(k, -1, np.int64)
                 nearest = np.full(k, np.inf, np.float32)
             present = match >= 0
+            if overlap is not None and present.sum() > 1:
+                masks_matched = np.zeros((k, *bank.input_size), bool)
+                masks_matched[present] = cands.masks[idx[match[present]]]
+                cost = nearest / np.maximum(concepts.radius, 1e-12)
+                match[present & ~suppress_nested(present, cost, masks_matched, overlap)] = -1
+                present = match >= 0
             h, w = bank.input_size
             features = np.zeros((k, f.shape[1] if len(idx) else bank.feature_dim), np.float32)
             boxes = np.zeros((k, 4), np.int64)

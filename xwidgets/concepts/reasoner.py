@@ -418,9 +418,9 @@ def train_reasoner(
     return net
 
 
-def reasoner_fidelity(net: GraphReasoner, graphs: GraphBatch, logits: torch.Tensor | np.ndarray) -> float:
-    """Top-1 agreement between the network's scores and the classifier's ``logits``
-    (N, C, the batch's classes) on ``graphs``: VRX's fidelity."""
+def reasoner_fidelity(net: Any, graphs: GraphBatch, logits: torch.Tensor | np.ndarray) -> float:
+    """Top-1 agreement between the scores of ``net`` (a GraphReasoner or a ReasonerEnsemble)
+    and the classifier's ``logits`` (N, C, the batch's classes) on ``graphs``: VRX's fidelity."""
     n, c = graphs.nodes.shape[:2]
     target = _check_logits(logits, n, c)
     return float((net.scores(graphs).argmax(1).cpu() == target.argmax(1)).float().mean())
