@@ -30,15 +30,17 @@ matplotlib.use("Agg")
 HELD_OUT_SEED = 5
 N_HELD_OUT = 70
 #: Guards set a little under what scripts/fit_concept_explainer.py measured (its .json;
-#: held-out seeds 5 / 4 / 9, the settings chosen on 5 and 4):
-#: * top node a defining part 0.929 / 0.943 / 0.943: issue 6's goal (0.9) is met; guarded at it;
-#: * relation edge first 0.55 / 0.70 / 0.75: the goal (0.8) is NOT met. A window node and a
-#:   door node are both found in 75% / 90% / 90% of the relation images; when they are, the
-#:   edge between them ranks first in 73% / 78% / 83% (median rank 0); the rest of the time an
-#:   edge from the window to another patch (the same window cut at another resolution, the
-#:   body panel beside it) edges it out. Guarded at 0.5 (seed 5 has 20 relation images).
+#: held-out seeds 5 / 4 / 9 / 11; the settings were chosen on 5 and 4, and on 11 for the
+#: ensemble; 9 played no part in any choice). The shipped explainer averages 5 reasoning
+#: networks (ReasonerEnsemble) over graphs with nested matches suppressed:
+#: * top node a defining part 0.971 / 0.914 / 0.929 / 0.886: issue 6's goal (0.9) is met on
+#:   three seeds; seed 11 is one image short. Guarded at 0.9 on seed 5 (here: 0.971).
+#: * relation edge first 0.75 / 0.95 / 0.95 / 0.95 (72 of the 80 relation images, 0.90): the
+#:   goal (0.8) is met pooled and on three seeds. On seed 5 a window node and a door node are
+#:   both found in only 17 of its 20 relation images; where they are, the edge between them
+#:   ranks first in 15 (0.88). Guarded at 0.7 (seed 5 has 20 relation images).
 #: The relation's causal test below (swap) passes.
-MEASURED = {"top_node": 0.9, "relation_edge": 0.5, "relation_rank_given_pair": 0}
+MEASURED = {"top_node": 0.9, "relation_edge": 0.7, "relation_rank_given_pair": 0}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -132,7 +134,7 @@ def test_top_node_is_a_defining_part(checks):
 
 def test_relation_edge_ranks_first(checks):
     """For window_over_door / door_over_window the top edge joins the window and the door
-    (issue goal: 80% of the images; see MEASURED for where the shipped explainer is)."""
+    (issue goal: 80% of the images; see MEASURED for the shipped explainer's numbers)."""
     assert checks["relation_images"] >= 15
     assert checks["relation_edge"] >= MEASURED["relation_edge"]
     assert checks["relation_edge_rank_given_pair"] <= MEASURED["relation_rank_given_pair"]
@@ -142,7 +144,7 @@ def test_edges_matter_more_for_relation_classes(checks):
     """Criterion: the edges' share of the predicted class's total |contribution| (nodes and
     edges) is larger for the relation classes, which need a spatial relation, than for
     every kind of class that a part's presence, colour or count defines, by at least 0.05
-    (measured 0.575 against at most 0.359, the count classes; presence 0.097). A share
+    (measured 0.64 against at most 0.28, the count classes; presence 0.08, seed 5). A share
     rather than raw values, because scores differ in scale between classes."""
     share = checks["edge_share"]
     for kind in ("presence", "attribute", "count"):
@@ -158,8 +160,8 @@ def test_swapping_a_relation_moves_edge_contributions(shipped, held_out):
     result = relation_swap_check(shipped, data, relation)
     assert result["images"] == len(relation) >= 15
     assert result["classifier_flips"] == 1.0
-    assert result["fidelity_swapped"] >= 0.9  # measured 0.95 (seeds 5, 4 and 9)
-    assert result["edge_share_of_change"] >= 0.7  # measured 0.82, 0.80, 0.80
+    assert result["fidelity_swapped"] >= 0.9  # measured 1.0 (seeds 5, 4, 9 and 11)
+    assert result["edge_share_of_change"] >= 0.75  # measured 0.88, 0.89, 0.86, 0.88
 
 
 def test_why_not_classes_are_negative_more_often(checks):
