@@ -38,8 +38,8 @@ class Contributions:
     """Contributions for N images, C score classes (o) and C class graphs (g), k nodes.
 
     scores: (N, C) the network's scores; bias: (C,) E's bias; node: (N, C_o, C_g, k);
-    edge: (N, C_o, C_g, k, k); edge_weight: (N, C_g, k, k) the class-specific weights
-    (an ensemble's: the members' means of all five).
+    edge: (N, C_o, C_g, k, k); edge_weight: (N, C_g, k, k) the class-specific weights.
+    For an ensemble, every field is the members' mean.
     ``own_node()``/``own_edge()`` give each class's own graph (o == g), what a
     :class:`~xwidgets.concepts.result.ConceptGraph` stores.
     """
