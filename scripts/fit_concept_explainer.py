@@ -9,8 +9,8 @@ reasoning networks distilled from the classifier's logits and averaged (a
 ReasonerEnsemble). None of these seeds trained the model (its training seeds are
 >= 10,000). Then it measures, on held-out images (seeds ``--eval-seeds``,
 ``--eval-images`` each), the checks of issue 6: fidelity, the top node, the relation
-edge, the edges' share, why-not signs, and the seconds per explained image; and writes into ``--out`` (default the package's
-weights folder):
+edge, the edges' share, why-not signs, and the seconds per explained image; and writes
+into ``--out`` (default the package's weights folder):
 
 * ``concepts_toy_cnn.npz``: the ConceptBank,
 * ``concepts_toy_cnn.pt``: the reasoning networks' state dicts,
