@@ -38,6 +38,7 @@ from .._validation import bad_argument
 from ..models.adapter import ModelAdapter
 from ..models.preprocess import IMAGENET_STD
 from ._gradients import check_positive_int
+from .integrated_gradients import _convolution_blur
 from .occlusion import pair
 from .targets import TargetPlan
 
@@ -267,14 +268,7 @@ def truncated_blur(images: torch.Tensor, kernel_size: int, sigma: float) -> torc
     radius = kernel_size // 2
     if radius == 0 or sigma <= 0:
         return images
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = images.shape[1]
-    out = F.pad(images, (0, 0, radius, radius), mode="replicate")
-    out = F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-    out = F.pad(out, (radius, radius, 0, 0), mode="replicate")
-    return F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return _convolution_blur(images, sigma, radius)
 
 
 def integrated_scores(

@@ -151,9 +151,10 @@ BLUR_MATRIX_MAX = 512
 _BLUR_MATRICES: dict[tuple, torch.Tensor] = {}
 
 
-def _convolution_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """:func:`gaussian_blur` by replicate padding and a depthwise convolution per axis."""
-    radius = max(1, math.ceil(3 * sigma))
+def _convolution_blur(images: torch.Tensor, sigma: float, radius: int | None = None) -> torch.Tensor:
+    """:func:`gaussian_blur` by replicate padding and a depthwise convolution per axis
+    (the kernel truncated at ``radius``, default ceil(3 sigma), and renormalised)."""
+    radius = max(1, math.ceil(3 * sigma)) if radius is None else radius
     offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
     kernel = kernel / kernel.sum()
