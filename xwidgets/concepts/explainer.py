@@ -27,7 +27,7 @@ from ..models.inputs import Images
 from .bank import ConceptBank
 from .contributions import contributions
 from .discovery import discover_concepts, resolve_class
-from .graph import SCG, build_graphs, stack_graphs
+from .graph import SCG, build_graphs, check_max_overlap, stack_graphs
 from .ensemble import ReasonerEnsemble, load_reasoner, train_ensemble
 from .reasoner import GraphReasoner, reasoner_fidelity, train_reasoner
 from .result import ConceptGraph
@@ -138,9 +138,7 @@ class ConceptExplainer:
                                images_by_class)
         if isinstance(radius_scale, bool) or not isinstance(radius_scale, (int, float)) or not 0 < radius_scale < 100:
             raise bad_argument("radius_scale", "a number in (0, 100)", radius_scale)
-        if max_overlap is not None and (isinstance(max_overlap, bool) or not isinstance(max_overlap, (int, float))
-                                        or not 0 <= max_overlap <= 1):
-            raise bad_argument("max_overlap", "None or a fraction in [0, 1]", max_overlap)
+        max_overlap = check_max_overlap(max_overlap)
         if isinstance(members, bool) or not isinstance(members, int) or members < 1:
             raise bad_argument("members", "a positive int", members)
         discover = dict(discover or {})
@@ -151,7 +149,7 @@ class ConceptExplainer:
                 concepts.radius = (concepts.radius * float(radius_scale)).astype(np.float32)
             bank.protocol["radius_scale"] = float(radius_scale)
         if max_overlap is not None:
-            bank.protocol["max_overlap"] = float(max_overlap)
+            bank.protocol["max_overlap"] = max_overlap
         t_bank = time.perf_counter() - start
         parts = []
         for key, images in images_by_class.items():

@@ -155,9 +155,8 @@ def suppress_nested(present: np.ndarray, cost: np.ndarray, masks: np.ndarray, ma
     return present
 
 
-def _overlap_setting(max_overlap: Any, bank: ConceptBank) -> float | None:
-    if max_overlap is None:
-        max_overlap = bank.protocol.get("max_overlap")
+def check_max_overlap(max_overlap: Any) -> float | None:
+    """``max_overlap`` as a float in [0, 1], or None; a clear error otherwise."""
     if max_overlap is None:
         return None
     if isinstance(max_overlap, bool) or not isinstance(max_overlap, (int, float)) or not 0 <= max_overlap <= 1:
@@ -207,7 +206,7 @@ def build_graphs(
         raise bad_argument("attention", "True or False", attention)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise bad_argument("batch_size", "a positive int", batch_size)
-    overlap = _overlap_setting(max_overlap, bank)
+    overlap = check_max_overlap(bank.protocol.get("max_overlap") if max_overlap is None else max_overlap)
     if classes is None:
         chosen = bank.class_indices
     else:
